@@ -1,0 +1,80 @@
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// What kind of failure an [`Error`] is; every binding maps these to its own error type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// An argument was out of range or otherwise unusable (register index, length, NULL buffer...).
+    InvalidArgument,
+    /// The bytes given as a program are not a loadable program.
+    InvalidProgram,
+    /// The requested configuration is not available on this machine or build.
+    Unsupported,
+    /// polkavm could not create an engine, module or instance (sandbox, system limits).
+    Setup,
+    /// A guest memory access requested by the host failed.
+    Memory,
+    /// The call is not valid in the instance's current state (e.g. run before a call was prepared).
+    WrongState,
+    /// polkavm panicked; the panic was caught and the process is unharmed.
+    Panic,
+    /// A host-call handler asked to stop the run.
+    HostAborted,
+}
+
+/// The one error type of the core API: a kind and a human-readable message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into() }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Runs `f`, turning a panic inside it (polkavm panics in a few calls under some
+/// configurations) into an [`ErrorKind::Panic`] error naming `what` was being done.
+pub(crate) fn catch_panic<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(Error::new(
+            ErrorKind::Panic,
+            format!("{what}: polkavm panicked: {}", panic_message(&*payload)),
+        )),
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "unknown panic payload".to_owned()
+    }
+}

@@ -1,0 +1,295 @@
+use polkavm::{InterruptKind, MemoryProtection, ProgramCounter, RawInstance};
+
+use crate::error::{catch_panic, Error, ErrorKind, Result};
+use crate::module::Module;
+
+/// The 13 PVM registers, numbered as in the C ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Reg {
+    RA = 0,
+    SP = 1,
+    T0 = 2,
+    T1 = 3,
+    T2 = 4,
+    S0 = 5,
+    S1 = 6,
+    A0 = 7,
+    A1 = 8,
+    A2 = 9,
+    A3 = 10,
+    A4 = 11,
+    A5 = 12,
+}
+
+pub const REG_COUNT: usize = 13;
+
+/// The most arguments a call can take in registers (A0..A5, T0..T2).
+pub const MAX_ARGS: usize = polkavm::Reg::ARG_REGS.len();
+
+impl Reg {
+    pub const ALL: [Reg; REG_COUNT] =
+        [Reg::RA, Reg::SP, Reg::T0, Reg::T1, Reg::T2, Reg::S0, Reg::S1, Reg::A0, Reg::A1, Reg::A2, Reg::A3, Reg::A4, Reg::A5];
+
+    pub fn from_index(index: u32) -> Result<Reg> {
+        Self::ALL
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| Error::invalid_argument(format!("register {index} out of range (0..12)")))
+    }
+
+    fn raw(self) -> polkavm::Reg {
+        polkavm::Reg::ALL[self as usize]
+    }
+}
+
+/// Why a run stopped. The numbers are the C ABI's status codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Status {
+    /// The program returned to the host.
+    Halt = 0,
+    /// The program trapped (`trap`, an invalid instruction or jump, or a memory access violation
+    /// without dynamic paging).
+    Panic = 1,
+    OutOfGas = 2,
+    /// A memory access hit an unmapped or read-only page (dynamic paging only).
+    Fault = 3,
+    /// The program executed `ecalli`; running again resumes after it.
+    Host = 4,
+    /// One instruction was executed (step tracing only).
+    Step = 5,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunResult {
+    pub status: Status,
+    pub gas_remaining: i64,
+    /// The `ecalli` number when `status` is [`Status::Host`], otherwise 0.
+    pub host_call: u32,
+    /// The address of the faulting page when `status` is [`Status::Fault`], otherwise 0.
+    pub fault_address: u32,
+}
+
+/// A running copy of a module: its registers, memory and gas. It keeps its module (and engine)
+/// alive. May be moved to another thread, but not used from two threads at once.
+pub struct Instance {
+    raw: RawInstance,
+    module: Module,
+    last_fault: Option<u32>,
+}
+
+fn memory_error(what: &str, address: u32, length: u32, error: polkavm::MemoryAccessError) -> Error {
+    Error::new(ErrorKind::Memory, format!("{what} of {length} bytes at 0x{address:08x} failed: {error}"))
+}
+
+impl Instance {
+    pub fn new(module: &Module) -> Result<Instance> {
+        let raw = catch_panic("creating an instance", || {
+            module.raw().instantiate().map_err(|error| Error::new(ErrorKind::Setup, format!("failed to create an instance: {error}")))
+        })?;
+        Ok(Instance { raw, module: module.clone(), last_fault: None })
+    }
+
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    pub fn raw(&mut self) -> &mut RawInstance {
+        &mut self.raw
+    }
+
+    pub fn gas(&self) -> i64 {
+        self.raw.gas()
+    }
+
+    pub fn set_gas(&mut self, gas: i64) {
+        self.raw.set_gas(gas)
+    }
+
+    pub fn reg(&self, reg: Reg) -> u64 {
+        self.raw.reg(reg.raw())
+    }
+
+    pub fn set_reg(&mut self, reg: Reg, value: u64) {
+        self.raw.set_reg(reg.raw(), value)
+    }
+
+    pub fn regs(&self) -> [u64; REG_COUNT] {
+        Reg::ALL.map(|reg| self.reg(reg))
+    }
+
+    pub fn set_regs(&mut self, values: &[u64; REG_COUNT]) {
+        for (reg, &value) in Reg::ALL.iter().zip(values) {
+            self.set_reg(*reg, value);
+        }
+    }
+
+    /// The program counter of the instruction that last stopped the run, if any.
+    pub fn pc(&self) -> Option<u32> {
+        self.raw.program_counter().map(|pc| pc.0)
+    }
+
+    /// Where the next [`Instance::run`] starts, if anywhere.
+    pub fn next_pc(&self) -> Option<u32> {
+        self.raw.next_program_counter().map(|pc| pc.0)
+    }
+
+    pub fn set_next_pc(&mut self, pc: u32) {
+        self.raw.set_next_program_counter(ProgramCounter(pc))
+    }
+
+    /// The page address of the last [`Status::Fault`].
+    pub fn fault_address(&self) -> Option<u32> {
+        self.last_fault
+    }
+
+    /// Sets up a call by polkavm's default ABI: all registers zeroed, RA the return-to-host
+    /// address, SP the stack top, A0.. (then T0..T2) the arguments, next pc = `pc`.
+    pub fn prepare_call(&mut self, pc: u32, args: &[u64]) -> Result<()> {
+        if args.len() > MAX_ARGS {
+            return Err(Error::invalid_argument(format!("too many arguments: {} (at most {MAX_ARGS})", args.len())));
+        }
+        self.raw.prepare_call_untyped(ProgramCounter(pc), args);
+        Ok(())
+    }
+
+    pub fn prepare_call_export(&mut self, name: &str, args: &[u64]) -> Result<()> {
+        let pc = self.module.export_pc(name)?;
+        self.prepare_call(pc, args)
+    }
+
+    /// Runs from the next program counter until the program stops.
+    pub fn run(&mut self) -> Result<RunResult> {
+        if self.raw.next_program_counter().is_none() {
+            return Err(Error::new(
+                ErrorKind::WrongState,
+                "cannot run: no call prepared (call prepare_call or set the next pc first)",
+            ));
+        }
+        let interrupt = catch_panic("running", || {
+            self.raw.run().map_err(|error| Error::new(ErrorKind::Setup, format!("run failed: {error}")))
+        })?;
+        let (status, host_call, fault_address) = match interrupt {
+            InterruptKind::Finished => (Status::Halt, 0, 0),
+            InterruptKind::Trap => (Status::Panic, 0, 0),
+            InterruptKind::NotEnoughGas => (Status::OutOfGas, 0, 0),
+            InterruptKind::Ecalli(number) => (Status::Host, number, 0),
+            InterruptKind::Step => (Status::Step, 0, 0),
+            InterruptKind::Segfault(fault) => (Status::Fault, 0, fault.page_address),
+        };
+        self.last_fault = (status == Status::Fault).then_some(fault_address);
+        Ok(RunResult { status, gas_remaining: self.raw.gas(), host_call, fault_address })
+    }
+
+    /// Prepares a call, sets the gas, and runs until the program stops for a reason other than
+    /// a host call; each host call goes to `on_host_call(instance, number)` first. An error from
+    /// the handler ends the call with that error.
+    pub fn call(
+        &mut self,
+        pc: u32,
+        args: &[u64],
+        gas: i64,
+        mut on_host_call: impl FnMut(&mut Instance, u32) -> Result<()>,
+    ) -> Result<RunResult> {
+        self.prepare_call(pc, args)?;
+        self.set_gas(gas);
+        loop {
+            let result = self.run()?;
+            if result.status != Status::Host {
+                return Ok(result);
+            }
+            on_host_call(self, result.host_call)?;
+        }
+    }
+
+    pub fn read_memory_into(&mut self, address: u32, buffer: &mut [u8]) -> Result<()> {
+        let length = buffer.len() as u32;
+        catch_panic("reading memory", || {
+            self.raw.read_memory_into(address, buffer).map(|_| ()).map_err(|error| memory_error("read", address, length, error))
+        })
+    }
+
+    pub fn read_memory(&mut self, address: u32, length: u32) -> Result<Vec<u8>> {
+        let mut buffer = vec![0; length as usize];
+        self.read_memory_into(address, &mut buffer)?;
+        Ok(buffer)
+    }
+
+    pub fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<()> {
+        let length = u32::try_from(data.len()).map_err(|_| Error::invalid_argument("write larger than 4 GiB"))?;
+        catch_panic("writing memory", || {
+            self.raw.write_memory(address, data).map_err(|error| memory_error("write", address, length, error))
+        })
+    }
+
+    fn require_static_paging(&self, what: &str) -> Result<()> {
+        if self.module.config().dynamic_paging {
+            return Err(Error::new(ErrorKind::Unsupported, format!("{what} is not available with dynamic paging")));
+        }
+        Ok(())
+    }
+
+    /// Grows the heap by `size` bytes (polkavm's `sbrk`); returns polkavm's result: the new
+    /// heap top. `sbrk(0)` returns the current heap top.
+    pub fn sbrk(&mut self, size: u32) -> Result<u32> {
+        self.require_static_paging("sbrk")?;
+        catch_panic("sbrk", || match self.raw.sbrk(size) {
+            Ok(Some(top)) => Ok(top),
+            Ok(None) => Err(Error::new(ErrorKind::Memory, format!("sbrk({size}) failed: the heap cannot grow that far"))),
+            Err(error) => Err(Error::new(ErrorKind::Memory, format!("sbrk({size}) failed: {error}"))),
+        })
+    }
+
+    pub fn heap_size(&self) -> Result<u32> {
+        self.require_static_paging("heap size")?;
+        catch_panic("heap size", || Ok(self.raw.heap_size()))
+    }
+
+    /// Memory back to the module's initial image, registers to zero.
+    pub fn reset(&mut self) -> Result<()> {
+        catch_panic("resetting", || {
+            self.raw.reset_memory().map_err(|error| Error::new(ErrorKind::Memory, format!("reset failed: {error}")))
+        })?;
+        self.raw.clear_regs();
+        self.last_fault = None;
+        Ok(())
+    }
+
+    fn require_dynamic_paging(&self, what: &str) -> Result<()> {
+        if !self.module.config().dynamic_paging {
+            return Err(Error::new(ErrorKind::Unsupported, format!("{what} needs a module with dynamic paging")));
+        }
+        Ok(())
+    }
+
+    /// Maps zeroed pages at `address` (page-aligned), `length` rounded up to whole pages.
+    pub fn map_pages(&mut self, address: u32, length: u32, writable: bool) -> Result<()> {
+        self.require_dynamic_paging("mapping pages")?;
+        let protection = if writable { MemoryProtection::ReadWrite } else { MemoryProtection::Read };
+        catch_panic("mapping pages", || {
+            self.raw
+                .zero_memory_with_memory_protection(address, length, protection)
+                .map_err(|error| memory_error("mapping pages", address, length, error))
+        })
+    }
+
+    /// Makes mapped pages read-only (`read_only`) or writable again.
+    pub fn protect_pages(&mut self, address: u32, length: u32, read_only: bool) -> Result<()> {
+        self.require_dynamic_paging("protecting pages")?;
+        catch_panic("protecting pages", || {
+            let result =
+                if read_only { self.raw.protect_memory(address, length) } else { self.raw.unprotect_memory(address, length) };
+            result.map_err(|error| memory_error("protecting pages", address, length, error))
+        })
+    }
+
+    pub fn free_pages(&mut self, address: u32, length: u32) -> Result<()> {
+        self.require_dynamic_paging("freeing pages")?;
+        catch_panic("freeing pages", || {
+            self.raw
+                .free_pages(address, length)
+                .map_err(|error| Error::new(ErrorKind::Memory, format!("freeing pages at 0x{address:08x} failed: {error}")))
+        })
+    }
+}

@@ -1,0 +1,199 @@
+use std::sync::Arc;
+
+use polkavm::{ArcBytes, ProgramBlob};
+
+use crate::engine::Engine;
+use crate::error::{catch_panic, Error, ErrorKind, Result};
+
+/// How gas is metered: not at all, precisely (`Sync`, stops exactly when gas runs out) or
+/// cheaply (`Async`, may overrun a little before stopping; the interpreter treats it as `Sync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GasMetering {
+    None,
+    Sync,
+    Async,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleConfig {
+    pub gas_metering: GasMetering,
+    /// Stop with [`crate::Status::Step`] after every instruction.
+    pub step_tracing: bool,
+    /// Memory is mapped page by page by the host; unmapped accesses stop with a fault (JAM mode).
+    pub dynamic_paging: bool,
+    pub page_size: u32,
+    pub aux_data_size: u32,
+    /// Reject programs with invalid imports, jump table entries or exports at load time.
+    pub strict: bool,
+}
+
+impl Default for ModuleConfig {
+    fn default() -> Self {
+        ModuleConfig {
+            gas_metering: GasMetering::Sync,
+            step_tracing: false,
+            dynamic_paging: false,
+            page_size: 0x1000,
+            aux_data_size: 0,
+            strict: false,
+        }
+    }
+}
+
+/// Where the program's memory regions lie, as polkavm lays them out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryInfo {
+    pub ro_data_address: u32,
+    pub ro_data_size: u32,
+    pub rw_data_address: u32,
+    pub rw_data_size: u32,
+    pub stack_address_low: u32,
+    pub stack_address_high: u32,
+    pub heap_base: u32,
+    pub max_heap_size: u32,
+    pub aux_data_address: u32,
+    pub aux_data_size: u32,
+    pub page_size: u32,
+}
+
+/// An exported entry point: its symbol (raw bytes, normally UTF-8) and program counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    pub name: Vec<u8>,
+    pub pc: u32,
+}
+
+/// A loaded, validated (and for the JIT, compiled) program. Cheap to clone (shared).
+/// Shareable between threads; it keeps its engine alive.
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
+    raw: polkavm::Module,
+    engine: Engine,
+    config: ModuleConfig,
+    exports: Vec<Export>,
+    imports: Vec<Vec<u8>>,
+}
+
+/// `PVM\0`: the first bytes of every PolkaVM program container.
+pub const PROGRAM_MAGIC: [u8; 4] = *b"PVM\0";
+
+impl Module {
+    /// Loads a PolkaVM program container (a `.polkavm` blob).
+    pub fn new(engine: &Engine, blob: &[u8], config: &ModuleConfig) -> Result<Module> {
+        if blob.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidProgram, "blob is empty"));
+        }
+        if !blob.starts_with(&PROGRAM_MAGIC) {
+            return Err(Error::new(
+                ErrorKind::InvalidProgram,
+                "blob is not a PolkaVM program: bad magic (expected \"PVM\\0\")",
+            ));
+        }
+        let parsed = catch_panic("parsing the program", || {
+            ProgramBlob::parse(ArcBytes::from(blob))
+                .map_err(|error| Error::new(ErrorKind::InvalidProgram, format!("blob is not a valid PolkaVM program: {error}")))
+        })?;
+        Self::from_program_blob(engine, parsed, config)
+    }
+
+    /// Loads an already parsed program.
+    pub fn from_program_blob(engine: &Engine, blob: ProgramBlob, config: &ModuleConfig) -> Result<Module> {
+        if !config.page_size.is_power_of_two() || config.page_size < 0x1000 {
+            return Err(Error::invalid_argument(format!(
+                "page size {} is invalid: it must be a power of two, at least 4096",
+                config.page_size
+            )));
+        }
+        if config.dynamic_paging && !engine.config().allow_dynamic_paging {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "dynamic paging needs an engine created with allow_dynamic_paging",
+            ));
+        }
+        let mut raw_config = polkavm::ModuleConfig::new();
+        raw_config.set_gas_metering(match config.gas_metering {
+            GasMetering::None => None,
+            GasMetering::Sync => Some(polkavm::GasMeteringKind::Sync),
+            GasMetering::Async => Some(polkavm::GasMeteringKind::Async),
+        });
+        raw_config.set_step_tracing(config.step_tracing);
+        raw_config.set_dynamic_paging(config.dynamic_paging);
+        raw_config.set_page_size(config.page_size);
+        raw_config.set_aux_data_size(config.aux_data_size);
+        raw_config.set_strict(config.strict);
+
+        let exports = blob
+            .exports()
+            .map(|export| Export { name: export.symbol().as_bytes().to_vec(), pc: export.program_counter().0 })
+            .collect();
+        let imports = blob
+            .imports()
+            .iter()
+            .map(|import| import.map(|symbol| symbol.as_bytes().to_vec()).unwrap_or_default())
+            .collect();
+
+        let raw = catch_panic("loading the program", || {
+            polkavm::Module::from_blob(engine.raw(), &raw_config, blob).map_err(|error| match error {
+                polkavm::CompileError::ValidationFailed(message) => {
+                    Error::new(ErrorKind::InvalidProgram, format!("program failed validation: {message}"))
+                }
+                polkavm::CompileError::Error(error) => Error::new(ErrorKind::Setup, format!("failed to load the program: {error}")),
+            })
+        })?;
+
+        Ok(Module {
+            inner: Arc::new(ModuleInner { raw, engine: engine.clone(), config: config.clone(), exports, imports }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn config(&self) -> &ModuleConfig {
+        &self.inner.config
+    }
+
+    pub fn raw(&self) -> &polkavm::Module {
+        &self.inner.raw
+    }
+
+    pub fn memory_info(&self) -> MemoryInfo {
+        let map = self.inner.raw.memory_map();
+        MemoryInfo {
+            ro_data_address: map.ro_data_address(),
+            ro_data_size: map.ro_data_size(),
+            rw_data_address: map.rw_data_address(),
+            rw_data_size: map.rw_data_size(),
+            stack_address_low: map.stack_address_low(),
+            stack_address_high: map.stack_address_high(),
+            heap_base: map.heap_base(),
+            max_heap_size: map.max_heap_size(),
+            aux_data_address: map.aux_data_address(),
+            aux_data_size: map.aux_data_size(),
+            page_size: map.page_size(),
+        }
+    }
+
+    pub fn exports(&self) -> &[Export] {
+        &self.inner.exports
+    }
+
+    /// Import symbols by index: a guest's `ecalli N` calls import N. An unreadable symbol is empty.
+    pub fn imports(&self) -> &[Vec<u8>] {
+        &self.inner.imports
+    }
+
+    pub fn export_pc(&self, name: &str) -> Result<u32> {
+        self.inner
+            .exports
+            .iter()
+            .find(|export| export.name == name.as_bytes())
+            .map(|export| export.pc)
+            .ok_or_else(|| Error::invalid_argument(format!("no export named \"{name}\"")))
+    }
+}
