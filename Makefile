@@ -10,15 +10,18 @@ LIB_SO := $(RELEASE)/libpolkavm_ffi.so
 PROGRAMS := target/programs
 
 .PHONY: all build header programs examples test test-rust test-c test-c-valgrind
+.PHONY: install julia-bindings test-cpp test-julia test-install examples-cpp examples-julia
 
 all: build
 
 build:
 	$(CARGO) build --release --lib --bins
 
-# Regenerates include/polkavm_ffi.h from src/c_api.rs (cargo test fails while it is stale).
+# Regenerates include/polkavm_ffi.h from src/c_api.rs (cargo test fails while it is stale), and
+# the Julia declarations from the header (test-julia fails while they are stale).
 header:
 	PVM_UPDATE_HEADER=1 $(CARGO) test --test header
+	python3 bindings/julia/generate_bindings.py
 
 # The shared test programs, assembled from tests/programs/*.pvmasm by polkavm's assembler.
 programs: build
@@ -27,10 +30,12 @@ programs: build
 	  $(RELEASE)/pvm-assemble $$source $(PROGRAMS)/$$(basename $$source .pvmasm).polkavm || exit 1; \
 	done
 
-examples: build
+examples: build examples-cpp examples-julia examples-python examples-kotlin
 	$(MAKE) -C examples/c run
 
-test: test-rust test-c test-c-valgrind
+test: test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-sanitizers fuzz-smoke
+	@echo "make test: every suite passed"
+	@echo "suites: $(words $^) passed, 0 failed"
 
 test-rust:
 	$(CARGO) test --release
@@ -43,6 +48,221 @@ test-c: programs
 	cd $(C_BUILD) && ctest --output-on-failure
 
 test-c-valgrind: test-c
-	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
-	  --show-leak-kinds=definite,indirect,possible --suppressions=tests/c/valgrind.supp \
+	PVM_TEST_INTERPRETER_ONLY=1 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+	  --show-leak-kinds=definite,indirect,possible \
 	  $(C_BUILD)/c_abi_test $(abspath $(PROGRAMS))
+
+# Install: shared and static libraries, both headers, pkg-config and CMake package files.
+#   make install PREFIX=/opt/polkavm-ffi [DESTDIR=staging]
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib
+INSTALL_CMAKE := $(INSTALL_LIB)/cmake/polkavm_ffi
+
+install: build
+	install -d $(INSTALL_LIB)/pkgconfig $(INSTALL_CMAKE) $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(LIB_SO) $(INSTALL_LIB)/
+	install -m 644 $(RELEASE)/libpolkavm_ffi.a $(INSTALL_LIB)/
+	install -m 644 include/polkavm_ffi.h include/polkavm_ffi.hpp $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' packaging/polkavm-ffi.pc.in > $(INSTALL_LIB)/pkgconfig/polkavm-ffi.pc
+	install -m 644 packaging/polkavm_ffiConfig.cmake $(INSTALL_CMAKE)/
+	sed -e 's|@VERSION@|$(VERSION)|g' packaging/polkavm_ffiConfigVersion.cmake.in > $(INSTALL_CMAKE)/polkavm_ffiConfigVersion.cmake
+
+# Installs into a temporary prefix and builds the C example with pkg-config and the C++ example
+# with find_package(polkavm_ffi), as a user would.
+test-install: programs
+	bash tests/install/run.sh
+
+CPP_BUILD := target/cpp-tests
+
+test-cpp: programs
+	bash tests/cpp/setup.sh
+	cmake -S tests/cpp -B $(CPP_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPVM_LIB_DIR=$(abspath $(RELEASE)) >/dev/null
+	cmake --build $(CPP_BUILD) -j2
+	cd $(CPP_BUILD) && ctest --output-on-failure
+
+EXAMPLES_PREFIX := target/examples-prefix
+
+SAMPLE_PROGRAM := $(PROGRAMS)/sample_program.polkavm
+
+$(SAMPLE_PROGRAM): examples/sample_program.pvmasm build
+	mkdir -p $(PROGRAMS)
+	$(RELEASE)/pvm-assemble $< $@
+
+examples-cpp: $(SAMPLE_PROGRAM)
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(EXAMPLES_PREFIX)) >/dev/null
+	cmake -S examples/cpp -B examples/cpp/build -DCMAKE_PREFIX_PATH=$(abspath $(EXAMPLES_PREFIX)) >/dev/null
+	cmake --build examples/cpp/build
+	examples/cpp/build/pvm_cpp_example $(SAMPLE_PROGRAM)
+
+# Rewrites bindings/julia/PolkaVM/src/LibPolkaVM.jl from include/polkavm_ffi.h (run after `make header`).
+julia-bindings:
+	python3 bindings/julia/generate_bindings.py
+
+# Without Julia, tests/julia_abi proves what the Julia package assumes about the C ABI and parses
+# its sources (tree-sitter's Julia grammar, from PyPI into a venv).
+JULIA_ABI_VENV := target/julia-abi/venv
+
+$(JULIA_ABI_VENV)/installed: tests/julia_abi/requirements.txt
+	python3 -m venv $(JULIA_ABI_VENV)
+	$(JULIA_ABI_VENV)/bin/pip install -q -r tests/julia_abi/requirements.txt
+	touch $@
+
+test-julia: programs $(JULIA_ABI_VENV)/installed
+	$(JULIA_ABI_VENV)/bin/python tests/julia_abi/julia_syntax.py
+	python3 tests/julia_abi/check_julia_abi.py $(LIB_SO) $(PROGRAMS)/test_program.polkavm target/julia-abi
+	@if command -v julia >/dev/null 2>&1; then \
+	  POLKAVM_FFI_LIB=$(abspath $(LIB_SO)) POLKAVM_TEST_PROGRAM=$(abspath $(PROGRAMS))/test_program.polkavm \
+	    julia --project=bindings/julia/PolkaVM -e 'using Pkg; Pkg.test()'; \
+	else \
+	  echo "test-julia: julia not found, skipping Pkg.test() of bindings/julia/PolkaVM (the checks above ran)"; \
+	fi
+
+examples-julia: $(SAMPLE_PROGRAM)
+	@if command -v julia >/dev/null 2>&1; then \
+	  julia examples/julia/ccall.jl $(LIB_SO) $(SAMPLE_PROGRAM) && \
+	  julia --project=bindings/julia/PolkaVM examples/julia/polkavm.jl $(SAMPLE_PROGRAM); \
+	else \
+	  echo "examples-julia: julia not found, skipping examples/julia"; \
+	fi
+
+# The public JAM PVM test vectors, run through the C ABI (tests/conformance, C with json-c) and
+# through pvm-conformance, on every backend that works here. The vectors live in ../shared beside
+# the repository (CI has a copy there); PVM_CONFORMANCE_DIR=DIR runs another folder of vectors.
+PVM_CONFORMANCE_DIR ?= $(abspath ../shared/conformance/jam-pvm-v0.4)
+CONFORMANCE_BUILD := target/conformance
+
+.PHONY: test-conformance
+test-conformance: build
+	@test -d "$(PVM_CONFORMANCE_DIR)" || { echo "test-conformance: no test vectors at $(PVM_CONFORMANCE_DIR); set PVM_CONFORMANCE_DIR"; exit 1; }
+	bash tests/conformance/setup.sh
+	cmake -S tests/conformance -B $(CONFORMANCE_BUILD) -DCMAKE_BUILD_TYPE=Release -DPVM_LIB_DIR=$(abspath $(RELEASE)) >/dev/null
+	cmake --build $(CONFORMANCE_BUILD) -j2
+	$(CONFORMANCE_BUILD)/conformance_runner "$(PVM_CONFORMANCE_DIR)"
+	$(RELEASE)/pvm-conformance "$(PVM_CONFORMANCE_DIR)"
+
+# The UniFFI bindings (src/uniffi_api.rs). The Kotlin and Swift sources are generated by the
+# crate's own uniffi-bindgen and committed: `make bindings` rewrites them, `bindings-check` fails
+# when they differ from what the current crate generates. maturin generates the Python module
+# when it builds the wheel.
+.PHONY: bindings bindings-check python-wheel test-python examples-python test-kotlin examples-kotlin test-swift
+PY_VENV := target/python-venv
+MVN ?= mvn -B --no-transfer-progress
+
+bindings: build
+	bash bindings/generate.sh
+
+bindings-check: build
+	bash bindings/generate.sh --check
+
+# `pip install ./bindings/python` into a fresh virtualenv, as a user would (maturin builds the wheel).
+python-wheel:
+	rm -rf $(PY_VENV)
+	python3 -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet './bindings/python[test]'
+
+# Run from the tests' folder so that only the installed wheel can be imported.
+test-python: python-wheel
+	cd bindings/python/tests && $(abspath $(PY_VENV))/bin/python -m pytest -q
+
+examples-python: python-wheel
+	$(PY_VENV)/bin/python examples/python/host_function.py
+
+test-kotlin: bindings-check
+	$(MVN) -f bindings/kotlin verify
+
+# Installs the jar into the local Maven repository and runs the example with plain `java -cp`.
+examples-kotlin: build
+	$(MVN) -q -f bindings/kotlin install -DskipTests
+	$(MVN) -q -f examples/kotlin compile exec:exec
+
+test-swift: bindings-check
+	@if command -v swift >/dev/null 2>&1; then \
+	  cd bindings/swift && swift test; \
+	else \
+	  echo "test-swift: swift not found, skipping 'swift test' of bindings/swift (bindings-check above proved its generated sources current)"; \
+	fi
+
+# --- Benchmarks, sanitizers and fuzzing (BENCHMARKS.md) -------------------------------------------
+.PHONY: bench bench-c bench-kotlin test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
+
+BENCH_BUILD := target/bench
+BENCH_RUNNERS := c=$(abspath $(BENCH_BUILD))/bench_c_abi
+# The Python and Kotlin layers join when they are built (make python-wheel, make bench-kotlin).
+BENCH_PYTHON := $(abspath $(PY_VENV))/bin/python $(abspath benches/python/bench.py)
+KOTLIN_CLASSPATH := benches/kotlin/target/classpath.txt
+BENCH_KOTLIN = java -cp $(abspath benches/kotlin/target/classes):$(shell cat $(KOTLIN_CLASSPATH)) BenchKt
+BENCH_EXTRA_RUNNERS ?= $(if $(wildcard $(PY_VENV)/bin/python),;python=$(BENCH_PYTHON);python (call + HostHandler)=$(BENCH_PYTHON) --call)$(if $(wildcard $(KOTLIN_CLASSPATH)),;kotlin=$(BENCH_KOTLIN);kotlin (call + HostHandler)=$(BENCH_KOTLIN) --call)
+
+# The C ABI benchmark runner (benches/c), linked against the shared library as a C user would.
+bench-c: build
+	mkdir -p $(BENCH_BUILD)
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/c/bench_c_abi.c -L$(RELEASE) -lpolkavm_ffi \
+	  -Wl,-rpath,$(abspath $(RELEASE)) -o $(BENCH_BUILD)/bench_c_abi
+
+# The Kotlin runner (benches/kotlin), against the jar of bindings/kotlin installed into ~/.m2.
+bench-kotlin: build
+	$(MVN) -q -f bindings/kotlin install -DskipTests
+	$(MVN) -q -f benches/kotlin package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
+
+# Every layer against polkavm called directly, both backends, one run; results in $(BENCH_BUILD)/results.md.
+bench: bench-c
+	PVM_BENCH_RUNNERS="$(BENCH_RUNNERS)$(BENCH_EXTRA_RUNNERS)" PVM_BENCH_OUT=$(abspath $(BENCH_BUILD))/results.md \
+	  $(CARGO) bench --bench overhead
+
+# Concurrency, 100k create/free, exhaustion and hostile guests/hosts (also part of test-rust).
+test-reliability:
+	$(CARGO) test --release --test reliability
+
+# The C and C++ suites built with AddressSanitizer and UBSan (the Rust library itself is not
+# instrumented; valgrind covers the whole process: test-c-valgrind, and the C++ suite here).
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+test-sanitizers: programs
+	cmake -S tests/c -B $(C_BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPVM_LIB_DIR=$(abspath $(RELEASE)) \
+	  -DCMAKE_C_FLAGS="$(SANITIZE)" -DCMAKE_CXX_FLAGS="$(SANITIZE)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE)" >/dev/null
+	cmake --build $(C_BUILD)-asan -j2
+	cd $(C_BUILD)-asan && $(SANITIZER_ENV) ctest --output-on-failure
+	bash tests/cpp/setup.sh
+	cmake -S tests/cpp -B $(CPP_BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPVM_LIB_DIR=$(abspath $(RELEASE)) \
+	  -DCMAKE_CXX_FLAGS="$(SANITIZE)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE)" >/dev/null
+	cmake --build $(CPP_BUILD)-asan -j2
+	cd $(CPP_BUILD)-asan && $(SANITIZER_ENV) ctest --output-on-failure
+	cmake -S tests/cpp -B $(CPP_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPVM_LIB_DIR=$(abspath $(RELEASE)) >/dev/null
+	cmake --build $(CPP_BUILD) -j2
+	# The JIT's sandbox workers cannot start under valgrind: the valgrind pass runs the interpreter
+	# instances of the suite (the ASan pass above ran both backends).
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+	  --show-leak-kinds=definite,indirect,possible \
+	  $(CPP_BUILD)/cpp_wrapper_test --gtest_filter='-*/Compiler'
+
+# The coverage-guided fuzzer (fuzz/): libFuzzer via the libfuzzer-sys crate, built on stable Rust
+# with SanitizerCoverage; seeds are assembled from tests/programs and fuzz/seeds.
+FUZZ_DIR := target/fuzz
+FUZZ_BIN := $(FUZZ_DIR)/x86_64-unknown-linux-gnu/release/load_and_run
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+  -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing
+FUZZ_FLAGS := -max_len=4096 -timeout=10 -rss_limit_mb=4096 -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1
+FUZZ_SECONDS ?= 3600
+
+fuzz-build:
+	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) build --release --target x86_64-unknown-linux-gnu \
+	  --target-dir $(abspath $(FUZZ_DIR))
+
+fuzz-seeds: build
+	mkdir -p $(FUZZ_DIR)/programs
+	for source in tests/programs/*.pvmasm fuzz/seeds/*.pvmasm; do \
+	  $(RELEASE)/pvm-assemble $$source $(FUZZ_DIR)/programs/$$(basename $$source .pvmasm).polkavm || exit 1; \
+	done
+	python3 fuzz/make_seeds.py $(FUZZ_DIR)/seeds $(FUZZ_DIR)/programs/*.polkavm
+
+# A short bounded pass for CI: 60 s from the seeds; any crash, hang or leak fails it.
+fuzz-smoke: fuzz-build fuzz-seeds
+	mkdir -p $(FUZZ_DIR)/smoke-corpus $(FUZZ_DIR)/artifacts
+	$(FUZZ_BIN) $(FUZZ_DIR)/smoke-corpus $(FUZZ_DIR)/seeds -max_total_time=60 $(FUZZ_FLAGS)
+
+# A long run (FUZZ_SECONDS) that keeps its corpus in $(FUZZ_DIR)/corpus.
+fuzz: fuzz-build fuzz-seeds
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	$(FUZZ_BIN) $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS)

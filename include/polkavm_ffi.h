@@ -151,7 +151,8 @@
 #define PVM_GAS_METERING_SYNC 1
 
 /**
- * Gas metering: cheaper, may overrun slightly before stopping.
+ * Gas metering: polkavm's asynchronous metering, accepted but run as `PVM_GAS_METERING_SYNC`:
+ * polkavm 0.37's JIT never stops a looping guest under it, which would hang the host.
  */
 #define PVM_GAS_METERING_ASYNC 2
 
@@ -168,6 +169,28 @@
  */
 #define PVM_DOOM_RGB24_SIZE ((320 * 200) * 3)
 #endif
+
+/**
+ * Instruction set: the current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+ */
+#define PVM_ISA_JAM_V1 0
+
+/**
+ * Instruction set: 64-bit with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111
+ * are one higher than in `jam_v1`): polkavm's `revive_v1`.
+ */
+#define PVM_ISA_REVIVE_V1 1
+
+/**
+ * Instruction set: polkavm's 32-bit one (`latest32`).
+ */
+#define PVM_ISA_LATEST32 2
+
+/**
+ * Instruction set: polkavm's newest 64-bit one (`latest64`); it has no instruction bitmask, so the
+ * blob is polkavm's own code-and-jump-table encoding for it.
+ */
+#define PVM_ISA_LATEST64 3
 
 /**
  * Opaque engine object; use through `PvmEngine`.
@@ -295,6 +318,46 @@ typedef struct PvmResult {
   uint32_t host_call;
 } PvmResult;
 
+/**
+ * How `pvm_module_new_jam` loads a Graypaper program blob. Start from `pvm_jam_config_default()`,
+ * then change fields.
+ */
+typedef struct PvmJamConfig {
+  /**
+   * One of `PVM_ISA_*`; default `PVM_ISA_JAM_V1`.
+   */
+  uint32_t isa;
+  /**
+   * One of `PVM_GAS_METERING_*`; default sync.
+   */
+  uint32_t gas_metering;
+  /**
+   * Page size in bytes: a power of two, at least 4096; default 4096 (the Graypaper's).
+   */
+  uint32_t page_size;
+  /**
+   * Sizes of polkavm's memory regions (they shape `pvm_module_memory_info`); with dynamic paging
+   * nothing is mapped until the host maps it, so the default 0 suits JAM programs.
+   */
+  uint32_t ro_data_size;
+  uint32_t rw_data_size;
+  uint32_t stack_size;
+  uint32_t aux_data_size;
+  /**
+   * Non-zero: also know the Graypaper pc after a halt (`pvm_instance_get_graypaper_pc`). This
+   * runs the program one instruction at a time internally: exact, but much slower. Default 0.
+   */
+  uint32_t halt_pc;
+  /**
+   * Non-zero: stop with `PVM_STATUS_STEP` after every instruction. Default 0.
+   */
+  uint32_t step_tracing;
+  /**
+   * Must be zero; room for future settings.
+   */
+  uint32_t reserved[3];
+} PvmJamConfig;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -305,6 +368,13 @@ extern "C" {
  * clear it: consult it only right after a call reported failure. Never NULL.
  */
 const char *pvm_last_error(void);
+
+/**
+ * Empties this thread's last error, so that a call which reports failure only through it (the
+ * `void` functions, or a result that can also be a real value, like 0 from
+ * `pvm_instance_heap_size`) can be checked: clear, call, then test `pvm_last_error()[0]`.
+ */
+void pvm_clear_last_error(void);
 
 /**
  * A static NUL-terminated string naming this library's and polkavm's versions. Never NULL.
@@ -342,12 +412,12 @@ PvmEngine pvm_engine_new_interpreter(void);
  * The backend the engine uses (`PVM_BACKEND_COMPILER` or `PVM_BACKEND_INTERPRETER`); 0 for a NULL
  * or invalid handle.
  */
-uint32_t pvm_engine_backend(PvmEngine engine_handle);
+uint32_t pvm_engine_backend(PvmEngine engine);
 
 /**
  * Frees an engine. Modules and instances made from it stay usable. NULL is ignored.
  */
-void pvm_engine_free(PvmEngine engine_handle);
+void pvm_engine_free(PvmEngine engine);
 
 /**
  * Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
@@ -360,7 +430,7 @@ struct PvmModuleConfig pvm_module_config_default(void);
  * failure: NULL engine or config, NULL blob with non-zero length, an empty, corrupt or truncated
  * blob, settings the engine cannot honour. Free with `pvm_module_free`.
  */
-PvmModule pvm_module_new_with_config(PvmEngine engine_handle,
+PvmModule pvm_module_new_with_config(PvmEngine engine,
                                      const uint8_t *blob,
                                      size_t len,
                                      const struct PvmModuleConfig *config);
@@ -368,142 +438,136 @@ PvmModule pvm_module_new_with_config(PvmEngine engine_handle,
 /**
  * Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_with_config`).
  */
-PvmModule pvm_module_new(PvmEngine engine_handle, const uint8_t *blob, size_t len);
+PvmModule pvm_module_new(PvmEngine engine, const uint8_t *blob, size_t len);
 
 /**
  * Like `pvm_module_new`, plus step tracing: every run stops with `PVM_STATUS_STEP` after each
  * instruction.
  */
-PvmModule pvm_module_new_step(PvmEngine engine_handle, const uint8_t *blob, size_t len);
+PvmModule pvm_module_new_step(PvmEngine engine, const uint8_t *blob, size_t len);
 
 /**
  * Frees a module. Instances made from it stay usable. NULL is ignored.
  */
-void pvm_module_free(PvmModule module_handle);
+void pvm_module_free(PvmModule module);
 
 /**
  * The module's memory layout; all zero for a NULL or invalid handle.
  */
-struct PvmMemoryInfo pvm_module_memory_info(PvmModule module_handle);
+struct PvmMemoryInfo pvm_module_memory_info(PvmModule module);
 
 /**
  * Number of exports; 0 for a NULL or invalid handle.
  */
-uint32_t pvm_module_exports_count(PvmModule module_handle);
+uint32_t pvm_module_exports_count(PvmModule module);
 
 /**
  * Copies at most `buf_len` bytes of export `index`'s name (not NUL-terminated) into `buf` and
  * returns the full name length. `buf` may be NULL when `buf_len` is 0 (to query the length).
  * -1 if there is no such export, or on a NULL handle, or NULL `buf` with non-zero `buf_len`.
  */
-int32_t pvm_module_export_name(PvmModule module_handle,
-                               uint32_t index,
-                               uint8_t *buf,
-                               uint32_t buf_len);
+int32_t pvm_module_export_name(PvmModule module, uint32_t index, uint8_t *buf, uint32_t buf_len);
 
 /**
  * Program counter of export `index`; `PVM_PC_NONE` if there is no such export or the handle is
  * NULL.
  */
-uint32_t pvm_module_export_pc(PvmModule module_handle, uint32_t index);
+uint32_t pvm_module_export_pc(PvmModule module, uint32_t index);
 
 /**
  * Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
  * NULL `name` with non-zero length).
  */
-int32_t pvm_module_find_export(PvmModule module_handle, const uint8_t *name, size_t name_len);
+int32_t pvm_module_find_export(PvmModule module, const uint8_t *name, size_t name_len);
 
 /**
  * Number of imports (host functions the program may call: `ecalli N` calls import N); 0 for a
  * NULL or invalid handle.
  */
-uint32_t pvm_module_imports_count(PvmModule module_handle);
+uint32_t pvm_module_imports_count(PvmModule module);
 
 /**
  * Like `pvm_module_export_name`, for import `index`.
  */
-int32_t pvm_module_import_name(PvmModule module_handle,
-                               uint32_t index,
-                               uint8_t *buf,
-                               uint32_t buf_len);
+int32_t pvm_module_import_name(PvmModule module, uint32_t index, uint8_t *buf, uint32_t buf_len);
 
 /**
  * A new instance of `module` (the engine must be the one the module was loaded with), with
  * gas 0 and no call prepared. NULL on failure. Free with `pvm_instance_free`.
  */
-PvmInstance pvm_instance_new(PvmEngine engine_handle, PvmModule module_handle);
+PvmInstance pvm_instance_new(PvmEngine engine, PvmModule module);
 
 /**
  * Frees an instance. NULL is ignored.
  */
-void pvm_instance_free(PvmInstance instance_handle);
+void pvm_instance_free(PvmInstance instance);
 
 /**
  * Memory back to the module's initial image, registers to zero. Sets the last error on failure
  * (NULL or invalid handle).
  */
-void pvm_instance_reset(PvmInstance instance_handle);
+void pvm_instance_reset(PvmInstance instance);
 
 /**
  * Sets the gas available to the next run. NULL: ignored, with a last error.
  */
-void pvm_instance_set_gas(PvmInstance instance_handle, int64_t gas);
+void pvm_instance_set_gas(PvmInstance instance, int64_t gas);
 
 /**
  * Gas left; 0 for a NULL or invalid handle.
  */
-int64_t pvm_instance_get_gas(PvmInstance instance_handle);
+int64_t pvm_instance_get_gas(PvmInstance instance);
 
 /**
  * Sets register `reg` (0..12, `PVM_REG_*`). Out of range or NULL: ignored, with a last error.
  */
-void pvm_instance_set_reg(PvmInstance instance_handle, uint32_t reg, uint64_t value);
+void pvm_instance_set_reg(PvmInstance instance, uint32_t reg, uint64_t value);
 
 /**
  * Register `reg` (0..12, `PVM_REG_*`); 0 with a last error if out of range or NULL.
  */
-uint64_t pvm_instance_get_reg(PvmInstance instance_handle, uint32_t reg);
+uint64_t pvm_instance_get_reg(PvmInstance instance, uint32_t reg);
 
 /**
  * Copies all 13 registers into `out` (`PVM_REG_COUNT` values, indexed by `PVM_REG_*`).
  * 0 ok, -1 on NULL handle or NULL `out`.
  */
-int32_t pvm_instance_get_regs(PvmInstance instance_handle, uint64_t *out);
+int32_t pvm_instance_get_regs(PvmInstance instance, uint64_t *out);
 
 /**
  * Sets all 13 registers from `values` (`PVM_REG_COUNT` values). 0 ok, -1 on NULL handle or NULL
  * `values`.
  */
-int32_t pvm_instance_set_regs(PvmInstance instance_handle, const uint64_t *values);
+int32_t pvm_instance_set_regs(PvmInstance instance, const uint64_t *values);
 
 /**
  * Program counter of the instruction where the last run stopped (the `ecalli`, the trapping
  * instruction...); `PVM_PC_NONE` if there is none (e.g. after a halt) or on a NULL handle.
  */
-uint32_t pvm_instance_get_pc(PvmInstance instance_handle);
+uint32_t pvm_instance_get_pc(PvmInstance instance);
 
 /**
  * Where the next run starts; `PVM_PC_NONE` if nowhere (no call prepared, or the program halted
  * or trapped) or on a NULL handle.
  */
-uint32_t pvm_instance_get_next_pc(PvmInstance instance_handle);
+uint32_t pvm_instance_get_next_pc(PvmInstance instance);
 
 /**
  * Sets the program counter where the next run starts. NULL: ignored, with a last error.
  */
-void pvm_instance_set_pc(PvmInstance instance_handle, uint32_t pc);
+void pvm_instance_set_pc(PvmInstance instance, uint32_t pc);
 
 /**
  * Prepares a call to `pc` by polkavm's default ABI: registers zeroed, RA = the return-to-host
  * address, SP = the stack top, next pc = `pc`. Gas is left as it is. 0 ok, -1 on a NULL handle.
  */
-int32_t pvm_instance_prepare_call(PvmInstance instance_handle, uint32_t pc);
+int32_t pvm_instance_prepare_call(PvmInstance instance, uint32_t pc);
 
 /**
  * Like `pvm_instance_prepare_call`, with `count` arguments (at most 9) placed in A0..A5, then
  * T0..T2. 0 ok, -1 on a NULL handle, NULL `args` with non-zero `count`, or too many arguments.
  */
-int32_t pvm_instance_prepare_call_args(PvmInstance instance_handle,
+int32_t pvm_instance_prepare_call_args(PvmInstance instance,
                                        uint32_t pc,
                                        const uint64_t *args,
                                        uint32_t count);
@@ -513,28 +577,33 @@ int32_t pvm_instance_prepare_call_args(PvmInstance instance_handle,
  * failure (NULL handle, no call prepared, a sandbox error) returns `PVM_STATUS_PANIC` with the
  * reason in `pvm_last_error`.
  */
-struct PvmResult pvm_instance_run(PvmInstance instance_handle);
+struct PvmResult pvm_instance_run(PvmInstance instance);
+
+/**
+ * Like `pvm_instance_run`, but tells a trap from a host-side failure: 0 when the program ran and
+ * stopped (`*out` says why, as `pvm_instance_run` would), -1 when the run could not happen (NULL
+ * handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then holds
+ * `PVM_STATUS_PANIC`) with the reason in `pvm_last_error`.
+ */
+int32_t pvm_instance_run_checked(PvmInstance instance, struct PvmResult *out);
 
 /**
  * Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
  * error if the last run did not fault, or on a NULL handle.
  */
-uint32_t pvm_instance_fault_address(PvmInstance instance_handle);
+uint32_t pvm_instance_fault_address(PvmInstance instance);
 
 /**
  * Copies `len` bytes of guest memory at `addr` into `buf`. 0 ok, -1 if any byte is not readable,
  * or on a NULL handle, or NULL `buf` with non-zero `len`.
  */
-int32_t pvm_instance_read_memory(PvmInstance instance_handle,
-                                 uint32_t addr,
-                                 uint8_t *buf,
-                                 uint32_t len);
+int32_t pvm_instance_read_memory(PvmInstance instance, uint32_t addr, uint8_t *buf, uint32_t len);
 
 /**
  * Copies `len` bytes from `data` into guest memory at `addr`. 0 ok, -1 if any byte is not
  * writable, or on a NULL handle, or NULL `data` with non-zero `len`.
  */
-int32_t pvm_instance_write_memory(PvmInstance instance_handle,
+int32_t pvm_instance_write_memory(PvmInstance instance,
                                   uint32_t addr,
                                   const uint8_t *data,
                                   uint32_t len);
@@ -544,12 +613,12 @@ int32_t pvm_instance_write_memory(PvmInstance instance_handle,
  * result: the new top of the heap (`sbrk(0)` returns the current top). 0 on failure (the heap
  * cannot grow that far, dynamic paging, NULL handle).
  */
-uint32_t pvm_instance_sbrk(PvmInstance instance_handle, uint32_t size);
+uint32_t pvm_instance_sbrk(PvmInstance instance, uint32_t size);
 
 /**
  * Current heap size in bytes; 0 with a last error under dynamic paging or on a NULL handle.
  */
-uint32_t pvm_instance_heap_size(PvmInstance instance_handle);
+uint32_t pvm_instance_heap_size(PvmInstance instance);
 
 #if defined(PVM_FEATURE_DOOM)
 /**
@@ -557,12 +626,68 @@ uint32_t pvm_instance_heap_size(PvmInstance instance_handle);
  * (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
  * the memory is unreadable, or a pointer or handle is NULL.
  */
-int32_t pvm_instance_read_framebuffer_rgb24(PvmInstance instance_handle,
+int32_t pvm_instance_read_framebuffer_rgb24(PvmInstance instance,
                                             uint32_t fb_addr,
                                             uint32_t fb_size,
                                             uint8_t *rgb,
                                             uint32_t rgb_len);
 #endif
+
+/**
+ * Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
+ * no halt-pc tracking, no step tracing.
+ */
+struct PvmJamConfig pvm_jam_config_default(void);
+
+/**
+ * Loads a Graypaper program blob (`len` bytes at `code`, copied: jump table, code and instruction
+ * bitmask in the Graypaper's program encoding) with dynamic paging: no memory is mapped until
+ * `pvm_instance_map_pages`. As the Graypaper says, running past the end of the code, or into an
+ * opcode the instruction set does not know, panics at that pc. The engine must allow dynamic
+ * paging. NULL on failure: NULL engine or config, NULL `code` with non-zero `len`, a malformed
+ * blob, an unknown setting. Free with `pvm_module_free`; instantiate with `pvm_instance_new`.
+ */
+PvmModule pvm_module_new_jam(PvmEngine engine,
+                             const uint8_t *code,
+                             size_t len,
+                             const struct PvmJamConfig *config);
+
+/**
+ * Maps zeroed pages at `address` (page-aligned) covering `length` bytes (rounded up to whole
+ * pages), writable if `writable` is 1, read-only if 0 (read-only for host writes too: map
+ * writable, write, then `pvm_instance_protect_pages`). Dynamic-paging modules only. 0 ok, -1 on
+ * failure (not page-aligned, no dynamic paging, `writable` not 0 or 1, NULL handle).
+ */
+int32_t pvm_instance_map_pages(PvmInstance instance,
+                               uint32_t address,
+                               uint32_t length,
+                               uint32_t writable);
+
+/**
+ * Makes mapped pages at `address` covering `length` bytes read-only (`read_only` 1) or writable
+ * again (`read_only` 0). Dynamic-paging modules only. 0 ok, -1 on failure (unmapped or unaligned
+ * pages, no dynamic paging, `read_only` not 0 or 1, NULL handle).
+ */
+int32_t pvm_instance_protect_pages(PvmInstance instance,
+                                   uint32_t address,
+                                   uint32_t length,
+                                   uint32_t read_only);
+
+/**
+ * Unmaps the pages at `address` covering `length` bytes; accessing them faults again. Dynamic-paging
+ * modules only. 0 ok, -1 on failure (no dynamic paging, NULL handle).
+ */
+int32_t pvm_instance_free_pages(PvmInstance instance,
+                                uint32_t address,
+                                uint32_t length);
+
+/**
+ * The program counter as the Graypaper reports it after the last run: the instruction that
+ * trapped, faulted, ran out of gas, made the host call or stepped; after a halt, the instruction
+ * that jumped to the halt address, known only for modules loaded with `halt_pc` or step tracing.
+ * `PVM_PC_NONE` when unknown (before any run, an untracked halt) or on a NULL handle.
+ */
+uint32_t pvm_instance_get_graypaper_pc(PvmInstance instance);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -10,7 +10,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::engine::{Backend, CorePinning, Engine, EngineConfig, Sandbox};
 use crate::error::{panic_message, Error, Result};
-use crate::instance::{Instance, Reg, Status, MAX_ARGS, REG_COUNT};
+use crate::instance::{Instance, Reg, RunResult, Status, MAX_ARGS, REG_COUNT};
+use crate::jam::{InstructionSet, JamConfig};
 use crate::module::{GasMetering, Module, ModuleConfig};
 
 /// Version of this C ABI; grows when functions are added.
@@ -73,7 +74,8 @@ pub const PVM_CORE_PINNING_DISABLED: u32 = 2;
 pub const PVM_GAS_METERING_NONE: u32 = 0;
 /// Gas metering: exact.
 pub const PVM_GAS_METERING_SYNC: u32 = 1;
-/// Gas metering: cheaper, may overrun slightly before stopping.
+/// Gas metering: polkavm's asynchronous metering, accepted but run as `PVM_GAS_METERING_SYNC`:
+/// polkavm 0.37's JIT never stops a looping guest under it, which would hang the host.
 pub const PVM_GAS_METERING_ASYNC: u32 = 2;
 
 /// Opaque engine object; use through `PvmEngine`.
@@ -261,6 +263,12 @@ fn status_flag(value: u32, what: &str) -> Result<bool> {
     }
 }
 
+fn nth<'a, T>(items: &'a [T], index: u32, what: &str) -> Result<&'a T> {
+    items
+        .get(index as usize)
+        .ok_or_else(|| Error::invalid_argument(format!("{what} {index} out of range (the module has {})", items.len())))
+}
+
 fn copy_name(name: &[u8], buf: *mut u8, buf_len: u32) -> Result<i32> {
     let out = unsafe { bytes_mut(buf, buf_len as usize, "buf")? };
     let count = name.len().min(out.len());
@@ -277,6 +285,14 @@ fn copy_name(name: &[u8], buf: *mut u8, buf_len: u32) -> Result<i32> {
 #[no_mangle]
 pub extern "C" fn pvm_last_error() -> *const c_char {
     LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+/// Empties this thread's last error, so that a call which reports failure only through it (the
+/// `void` functions, or a result that can also be a real value, like 0 from
+/// `pvm_instance_heap_size`) can be checked: clear, call, then test `pvm_last_error()[0]`.
+#[no_mangle]
+pub extern "C" fn pvm_clear_last_error() {
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = CString::default());
 }
 
 /// A static NUL-terminated string naming this library's and polkavm's versions. Never NULL.
@@ -402,13 +418,17 @@ pub extern "C" fn pvm_module_config_default() -> PvmModuleConfig {
     }
 }
 
+fn gas_metering(value: u32) -> Result<GasMetering> {
+    match value {
+        PVM_GAS_METERING_NONE => Ok(GasMetering::None),
+        PVM_GAS_METERING_SYNC => Ok(GasMetering::Sync),
+        PVM_GAS_METERING_ASYNC => Ok(GasMetering::Async),
+        other => Err(Error::invalid_argument(format!("unknown gas metering kind {other}"))),
+    }
+}
+
 pub(crate) fn module_config(config: &PvmModuleConfig) -> Result<ModuleConfig> {
-    let gas_metering = match config.gas_metering {
-        PVM_GAS_METERING_NONE => GasMetering::None,
-        PVM_GAS_METERING_SYNC => GasMetering::Sync,
-        PVM_GAS_METERING_ASYNC => GasMetering::Async,
-        other => return Err(Error::invalid_argument(format!("unknown gas metering kind {other}"))),
-    };
+    let gas_metering = gas_metering(config.gas_metering)?;
     if config.reserved != [0; 2] {
         return Err(Error::invalid_argument("reserved module config fields must be zero"));
     }
@@ -492,9 +512,7 @@ pub unsafe extern "C" fn pvm_module_exports_count(module: PvmModule) -> u32 {
 pub unsafe extern "C" fn pvm_module_export_name(module: PvmModule, index: u32, buf: *mut u8, buf_len: u32) -> i32 {
     guard(-1, || {
         let module = module_arg(module)?;
-        let export = module.exports().get(index as usize).ok_or_else(|| {
-            Error::invalid_argument(format!("export {index} out of range (the module has {})", module.exports().len()))
-        })?;
+        let export = nth(module.exports(), index, "export")?;
         copy_name(&export.name, buf, buf_len)
     })
 }
@@ -505,9 +523,7 @@ pub unsafe extern "C" fn pvm_module_export_name(module: PvmModule, index: u32, b
 pub unsafe extern "C" fn pvm_module_export_pc(module: PvmModule, index: u32) -> u32 {
     guard(PVM_PC_NONE, || {
         let module = module_arg(module)?;
-        let export = module.exports().get(index as usize).ok_or_else(|| {
-            Error::invalid_argument(format!("export {index} out of range (the module has {})", module.exports().len()))
-        })?;
+        let export = nth(module.exports(), index, "export")?;
         Ok(export.pc)
     })
 }
@@ -537,9 +553,7 @@ pub unsafe extern "C" fn pvm_module_imports_count(module: PvmModule) -> u32 {
 pub unsafe extern "C" fn pvm_module_import_name(module: PvmModule, index: u32, buf: *mut u8, buf_len: u32) -> i32 {
     guard(-1, || {
         let module = module_arg(module)?;
-        let import = module.imports().get(index as usize).ok_or_else(|| {
-            Error::invalid_argument(format!("import {index} out of range (the module has {})", module.imports().len()))
-        })?;
+        let import = nth(module.imports(), index, "import")?;
         copy_name(import, buf, buf_len)
     })
 }
@@ -697,11 +711,31 @@ pub unsafe extern "C" fn pvm_instance_prepare_call_args(
 /// reason in `pvm_last_error`.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_run(instance: PvmInstance) -> PvmResult {
-    let failed = PvmResult { status: PVM_STATUS_PANIC, gas_remaining: 0, host_call: 0 };
-    guard(failed, || {
+    guard(HOST_FAILURE, || Ok(instance_arg(instance)?.run()?.into()))
+}
+
+const HOST_FAILURE: PvmResult = PvmResult { status: PVM_STATUS_PANIC, gas_remaining: 0, host_call: 0 };
+
+impl From<RunResult> for PvmResult {
+    fn from(result: RunResult) -> Self {
+        PvmResult { status: result.status as u32, gas_remaining: result.gas_remaining, host_call: result.host_call }
+    }
+}
+
+/// Like `pvm_instance_run`, but tells a trap from a host-side failure: 0 when the program ran and
+/// stopped (`*out` says why, as `pvm_instance_run` would), -1 when the run could not happen (NULL
+/// handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then holds
+/// `PVM_STATUS_PANIC`) with the reason in `pvm_last_error`.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_instance_run_checked(instance: PvmInstance, out: *mut PvmResult) -> i32 {
+    if let Some(out) = out.as_mut() {
+        *out = HOST_FAILURE;
+    }
+    guard(-1, || {
         let instance = instance_arg(instance)?;
-        let result = instance.run()?;
-        Ok(PvmResult { status: result.status as u32, gas_remaining: result.gas_remaining, host_call: result.host_call })
+        let out = out.as_mut().ok_or_else(|| Error::invalid_argument("out is NULL"))?;
+        *out = instance.run()?.into();
+        Ok(0)
     })
 }
 
@@ -788,4 +822,186 @@ pub unsafe extern "C" fn pvm_instance_read_framebuffer_rgb24(
         }
         Ok(0)
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// JAM: Graypaper program blobs with dynamic paging
+
+/// Instruction set: the current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+pub const PVM_ISA_JAM_V1: u32 = 0;
+/// Instruction set: 64-bit with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111
+/// are one higher than in `jam_v1`): polkavm's `revive_v1`.
+pub const PVM_ISA_REVIVE_V1: u32 = 1;
+/// Instruction set: polkavm's 32-bit one (`latest32`).
+pub const PVM_ISA_LATEST32: u32 = 2;
+/// Instruction set: polkavm's newest 64-bit one (`latest64`); it has no instruction bitmask, so the
+/// blob is polkavm's own code-and-jump-table encoding for it.
+pub const PVM_ISA_LATEST64: u32 = 3;
+
+/// How `pvm_module_new_jam` loads a Graypaper program blob. Start from `pvm_jam_config_default()`,
+/// then change fields.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PvmJamConfig {
+    /// One of `PVM_ISA_*`; default `PVM_ISA_JAM_V1`.
+    pub isa: u32,
+    /// One of `PVM_GAS_METERING_*`; default sync.
+    pub gas_metering: u32,
+    /// Page size in bytes: a power of two, at least 4096; default 4096 (the Graypaper's).
+    pub page_size: u32,
+    /// Sizes of polkavm's memory regions (they shape `pvm_module_memory_info`); with dynamic paging
+    /// nothing is mapped until the host maps it, so the default 0 suits JAM programs.
+    pub ro_data_size: u32,
+    pub rw_data_size: u32,
+    pub stack_size: u32,
+    pub aux_data_size: u32,
+    /// Non-zero: also know the Graypaper pc after a halt (`pvm_instance_get_graypaper_pc`). This
+    /// runs the program one instruction at a time internally: exact, but much slower. Default 0.
+    pub halt_pc: u32,
+    /// Non-zero: stop with `PVM_STATUS_STEP` after every instruction. Default 0.
+    pub step_tracing: u32,
+    /// Must be zero; room for future settings.
+    pub reserved: [u32; 3],
+}
+
+/// Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
+/// no halt-pc tracking, no step tracing.
+#[no_mangle]
+pub extern "C" fn pvm_jam_config_default() -> PvmJamConfig {
+    PvmJamConfig {
+        isa: PVM_ISA_JAM_V1,
+        gas_metering: PVM_GAS_METERING_SYNC,
+        page_size: 0x1000,
+        ro_data_size: 0,
+        rw_data_size: 0,
+        stack_size: 0,
+        aux_data_size: 0,
+        halt_pc: 0,
+        step_tracing: 0,
+        reserved: [0; 3],
+    }
+}
+
+fn jam_config(config: &PvmJamConfig) -> Result<JamConfig> {
+    let isa = match config.isa {
+        PVM_ISA_JAM_V1 => InstructionSet::JamV1,
+        PVM_ISA_REVIVE_V1 => InstructionSet::ReviveV1,
+        PVM_ISA_LATEST32 => InstructionSet::Latest32,
+        PVM_ISA_LATEST64 => InstructionSet::Latest64,
+        other => return Err(Error::invalid_argument(format!("unknown instruction set {other}"))),
+    };
+    if config.reserved != [0; 3] {
+        return Err(Error::invalid_argument("reserved JAM config fields must be zero"));
+    }
+    Ok(JamConfig {
+        isa,
+        gas_metering: gas_metering(config.gas_metering)?,
+        page_size: config.page_size,
+        ro_data_size: config.ro_data_size,
+        rw_data_size: config.rw_data_size,
+        stack_size: config.stack_size,
+        aux_data_size: config.aux_data_size,
+        halt_pc: status_flag(config.halt_pc, "halt_pc")?,
+        step_tracing: status_flag(config.step_tracing, "step_tracing")?,
+    })
+}
+
+/// Loads a Graypaper program blob (`len` bytes at `code`, copied: jump table, code and instruction
+/// bitmask in the Graypaper's program encoding) with dynamic paging: no memory is mapped until
+/// `pvm_instance_map_pages`. As the Graypaper says, running past the end of the code, or into an
+/// opcode the instruction set does not know, panics at that pc. The engine must allow dynamic
+/// paging. NULL on failure: NULL engine or config, NULL `code` with non-zero `len`, a malformed
+/// blob, an unknown setting. Free with `pvm_module_free`; instantiate with `pvm_instance_new`.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_module_new_jam(
+    engine: PvmEngine,
+    code: *const u8,
+    len: usize,
+    config: *const PvmJamConfig,
+) -> PvmModule {
+    guard(std::ptr::null_mut(), || {
+        let engine = engine_arg(engine)?;
+        let config = config.as_ref().ok_or_else(|| Error::invalid_argument("config is NULL"))?;
+        let module = Module::from_jam_code(engine, bytes(code, len, "code")?, &jam_config(config)?)?;
+        Ok(into_handle(MODULE_TAG, module))
+    })
+}
+
+/// Maps zeroed pages at `address` (page-aligned) covering `length` bytes (rounded up to whole
+/// pages), writable if `writable` is 1, read-only if 0 (read-only for host writes too: map
+/// writable, write, then `pvm_instance_protect_pages`). Dynamic-paging modules only. 0 ok, -1 on
+/// failure (not page-aligned, no dynamic paging, `writable` not 0 or 1, NULL handle).
+#[no_mangle]
+pub unsafe extern "C" fn pvm_instance_map_pages(instance: PvmInstance, address: u32, length: u32, writable: u32) -> i32 {
+    guard(-1, || {
+        let writable = status_flag(writable, "writable")?;
+        instance_arg(instance)?.map_pages(address, length, writable)?;
+        Ok(0)
+    })
+}
+
+/// Makes mapped pages at `address` covering `length` bytes read-only (`read_only` 1) or writable
+/// again (`read_only` 0). Dynamic-paging modules only. 0 ok, -1 on failure (unmapped or unaligned
+/// pages, no dynamic paging, `read_only` not 0 or 1, NULL handle).
+#[no_mangle]
+pub unsafe extern "C" fn pvm_instance_protect_pages(instance: PvmInstance, address: u32, length: u32, read_only: u32) -> i32 {
+    guard(-1, || {
+        let read_only = status_flag(read_only, "read_only")?;
+        instance_arg(instance)?.protect_pages(address, length, read_only)?;
+        Ok(0)
+    })
+}
+
+/// Unmaps the pages at `address` covering `length` bytes; accessing them faults again. Dynamic-paging
+/// modules only. 0 ok, -1 on failure (no dynamic paging, NULL handle).
+#[no_mangle]
+pub unsafe extern "C" fn pvm_instance_free_pages(instance: PvmInstance, address: u32, length: u32) -> i32 {
+    guard(-1, || {
+        instance_arg(instance)?.free_pages(address, length)?;
+        Ok(0)
+    })
+}
+
+/// The program counter as the Graypaper reports it after the last run: the instruction that
+/// trapped, faulted, ran out of gas, made the host call or stepped; after a halt, the instruction
+/// that jumped to the halt address, known only for modules loaded with `halt_pc` or step tracing.
+/// `PVM_PC_NONE` when unknown (before any run, an untracked halt) or on a NULL handle.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_instance_get_graypaper_pc(instance: PvmInstance) -> u32 {
+    guard(PVM_PC_NONE, || Ok(instance_arg(instance)?.graypaper_pc().unwrap_or(PVM_PC_NONE)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last_error() -> String {
+        unsafe { CStr::from_ptr(pvm_last_error()) }.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_panic_never_crosses_the_boundary() {
+        assert_eq!(guard(-1, || -> Result<i32> { panic!("boom") }), -1);
+        assert_eq!(last_error(), "internal error: polkavm-ffi panicked: boom");
+        assert_eq!(guard(-1, || Ok(5)), 5);
+    }
+
+    #[test]
+    fn last_error_is_per_thread() {
+        set_last_error("main thread");
+        std::thread::spawn(|| {
+            assert_eq!(last_error(), "");
+            set_last_error("other thread");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last_error(), "main thread");
+    }
+
+    #[test]
+    fn messages_with_nul_bytes_are_kept() {
+        set_last_error("bad\0name");
+        assert_eq!(last_error(), "bad\\0name");
+    }
 }

@@ -59,6 +59,17 @@ impl Default for EngineConfig {
     }
 }
 
+/// What to do about a polkavm error `text` that names userfaultfd (empty for any other error).
+pub(crate) fn userfaultfd_hint(text: &str) -> &'static str {
+    if text.contains("userfaultfd") {
+        "; dynamic paging with the Linux sandbox needs userfaultfd: allow it with \
+         'sysctl -w vm.unprivileged_userfaultfd=1', or use the interpreter, or the generic sandbox \
+         (experimental in polkavm)"
+    } else {
+        ""
+    }
+}
+
 /// A polkavm engine: the backend, its sandbox and its worker pool. Cheap to clone (shared).
 /// Shareable between threads.
 #[derive(Clone)]
@@ -96,14 +107,7 @@ impl Engine {
             polkavm::Engine::new(&raw_config).map_err(|error| {
                 let text = error.to_string();
                 let kind = if text.contains("not supported") { ErrorKind::Unsupported } else { ErrorKind::Setup };
-                let hint = if text.contains("userfaultfd") {
-                    "; dynamic paging with the Linux sandbox needs userfaultfd: allow it with \
-                     'sysctl -w vm.unprivileged_userfaultfd=1', or use the interpreter, or the generic sandbox \
-                     (experimental in polkavm)"
-                } else {
-                    ""
-                };
-                Error::new(kind, format!("failed to create the engine: {text}{hint}"))
+                Error::new(kind, format!("failed to create the engine: {text}{}", userfaultfd_hint(&text)))
             })
         })?;
         Ok(Engine { raw: Arc::new(raw), config: config.clone() })

@@ -78,3 +78,18 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "unknown panic payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_error_and_the_process_goes_on() {
+        let error = catch_panic::<()>("freeing pages", || panic!("not implemented")).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Panic);
+        assert_eq!(error.message(), "freeing pages: polkavm panicked: not implemented");
+        let error = catch_panic::<()>("sbrk", || panic!("{} pages", 3)).unwrap_err();
+        assert_eq!(error.message(), "sbrk: polkavm panicked: 3 pages");
+        assert_eq!(catch_panic("fine", || Ok(7)), Ok(7));
+    }
+}

@@ -1,10 +1,12 @@
 use polkavm::{InterruptKind, MemoryProtection, ProgramCounter, RawInstance};
 
+use crate::engine::userfaultfd_hint;
 use crate::error::{catch_panic, Error, ErrorKind, Result};
 use crate::module::Module;
 
 /// The 13 PVM registers, numbered as in the C ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[repr(u32)]
 pub enum Reg {
     RA = 0,
@@ -45,6 +47,7 @@ impl Reg {
 
 /// Why a run stopped. The numbers are the C ABI's status codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[repr(u32)]
 pub enum Status {
     /// The program returned to the host.
@@ -62,6 +65,7 @@ pub enum Status {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RunResult {
     pub status: Status,
     pub gas_remaining: i64,
@@ -77,6 +81,12 @@ pub struct Instance {
     raw: RawInstance,
     module: Module,
     last_fault: Option<u32>,
+    /// The pc of the last instruction a step reported since the call began (modules that step only).
+    last_step_pc: Option<u32>,
+    /// An entry point inside an instruction, set by the host on a JIT instance. polkavm's
+    /// interpreter traps there at once; its JIT can hang, so runs from it trap here instead.
+    entry_inside_instruction: Option<u32>,
+    trapped_at_entry: bool,
 }
 
 fn memory_error(what: &str, address: u32, length: u32, error: polkavm::MemoryAccessError) -> Error {
@@ -86,9 +96,12 @@ fn memory_error(what: &str, address: u32, length: u32, error: polkavm::MemoryAcc
 impl Instance {
     pub fn new(module: &Module) -> Result<Instance> {
         let raw = catch_panic("creating an instance", || {
-            module.raw().instantiate().map_err(|error| Error::new(ErrorKind::Setup, format!("failed to create an instance: {error}")))
+            module.raw().instantiate().map_err(|error| {
+                let text = error.to_string();
+                Error::new(ErrorKind::Setup, format!("failed to create an instance: {text}{}", userfaultfd_hint(&text)))
+            })
         })?;
-        Ok(Instance { raw, module: module.clone(), last_fault: None })
+        Ok(Instance { raw, module: module.clone(), last_fault: None, last_step_pc: None, entry_inside_instruction: None, trapped_at_entry: false })
     }
 
     pub fn module(&self) -> &Module {
@@ -127,7 +140,10 @@ impl Instance {
 
     /// The program counter of the instruction that last stopped the run, if any.
     pub fn pc(&self) -> Option<u32> {
-        self.raw.program_counter().map(|pc| pc.0)
+        match self.entry_inside_instruction {
+            Some(pc) if self.trapped_at_entry => Some(pc),
+            _ => self.raw.program_counter().map(|pc| pc.0),
+        }
     }
 
     /// Where the next [`Instance::run`] starts, if anywhere.
@@ -136,7 +152,25 @@ impl Instance {
     }
 
     pub fn set_next_pc(&mut self, pc: u32) {
-        self.raw.set_next_program_counter(ProgramCounter(pc))
+        self.last_step_pc = None;
+        self.raw.set_next_program_counter(ProgramCounter(pc));
+        self.note_entry(pc);
+    }
+
+    fn note_entry(&mut self, pc: u32) {
+        let is_jit = self.module.engine().backend() == crate::Backend::Compiler;
+        self.entry_inside_instruction = (is_jit && self.module.is_inside_an_instruction(pc)).then_some(pc);
+        self.trapped_at_entry = false;
+    }
+
+    /// After a halt, the pc of the instruction that jumped to the halt address, if the module
+    /// steps (step tracing, or [`Module::tracks_halt_pc`]); polkavm itself does not keep it.
+    pub fn halted_at(&self) -> Option<u32> {
+        if self.raw.program_counter().is_none() && self.raw.next_program_counter().is_none() {
+            self.last_step_pc
+        } else {
+            None
+        }
     }
 
     /// The page address of the last [`Status::Fault`].
@@ -150,7 +184,9 @@ impl Instance {
         if args.len() > MAX_ARGS {
             return Err(Error::invalid_argument(format!("too many arguments: {} (at most {MAX_ARGS})", args.len())));
         }
+        self.last_step_pc = None;
         self.raw.prepare_call_untyped(ProgramCounter(pc), args);
+        self.note_entry(pc);
         Ok(())
     }
 
@@ -161,15 +197,17 @@ impl Instance {
 
     /// Runs from the next program counter until the program stops.
     pub fn run(&mut self) -> Result<RunResult> {
-        if self.raw.next_program_counter().is_none() {
-            return Err(Error::new(
-                ErrorKind::WrongState,
-                "cannot run: no call prepared (call prepare_call or set the next pc first)",
-            ));
+        if self.entry_inside_instruction.is_some() {
+            self.trapped_at_entry = true;
+            return Ok(RunResult { status: Status::Panic, gas_remaining: self.raw.gas(), host_call: 0, fault_address: 0 });
         }
-        let interrupt = catch_panic("running", || {
-            self.raw.run().map_err(|error| Error::new(ErrorKind::Setup, format!("run failed: {error}")))
-        })?;
+        // The hot path (a host-call round trip) adds nothing here but the mapping below; panics are
+        // caught by the faces (the C ABI's guard, UniFFI's own).
+        let interrupt = match self.raw.run() {
+            Ok(InterruptKind::Step) => self.after_step()?,
+            Ok(interrupt) => interrupt,
+            Err(error) => return Err(self.run_error(error)),
+        };
         let (status, host_call, fault_address) = match interrupt {
             InterruptKind::Finished => (Status::Halt, 0, 0),
             InterruptKind::Trap => (Status::Panic, 0, 0),
@@ -180,6 +218,32 @@ impl Instance {
         };
         self.last_fault = (status == Status::Fault).then_some(fault_address);
         Ok(RunResult { status, gas_remaining: self.raw.gas(), host_call, fault_address })
+    }
+
+    /// Records a step's pc; where the steps are only there to track the halt pc, runs on past them.
+    #[cold]
+    fn after_step(&mut self) -> Result<InterruptKind> {
+        let hidden_steps = self.module.tracks_halt_pc() && !self.module.config().step_tracing;
+        loop {
+            self.last_step_pc = self.raw.program_counter().map(|pc| pc.0);
+            if !hidden_steps {
+                return Ok(InterruptKind::Step);
+            }
+            match self.raw.run() {
+                Ok(InterruptKind::Step) => continue,
+                Ok(interrupt) => return Ok(interrupt),
+                Err(error) => return Err(self.run_error(error)),
+            }
+        }
+    }
+
+    #[cold]
+    fn run_error(&self, error: polkavm::Error) -> Error {
+        if self.raw.next_program_counter().is_none() {
+            Error::new(ErrorKind::WrongState, "cannot run: no call prepared (call prepare_call or set the next pc first)")
+        } else {
+            Error::new(ErrorKind::Setup, format!("run failed: {error}"))
+        }
     }
 
     /// Prepares a call, sets the gas, and runs until the program stops for a reason other than
@@ -253,6 +317,7 @@ impl Instance {
         })?;
         self.raw.clear_regs();
         self.last_fault = None;
+        self.last_step_pc = None;
         Ok(())
     }
 

@@ -4,12 +4,19 @@
 mod engine;
 mod error;
 mod instance;
+mod jam;
 mod module;
 
 pub mod c_api;
+#[cfg(feature = "uniffi")]
+pub mod uniffi_api;
+
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("polkavm_ffi");
 
 pub use engine::{Backend, CorePinning, Engine, EngineConfig, Sandbox};
 pub use error::{Error, ErrorKind, Result};
 pub use instance::{Instance, Reg, RunResult, Status, MAX_ARGS, REG_COUNT};
+pub use jam::{graypaper_blob, InstructionSet, JamConfig};
 pub use module::{Export, GasMetering, MemoryInfo, Module, ModuleConfig, PROGRAM_MAGIC};
 pub use polkavm;

@@ -6,7 +6,9 @@ use crate::engine::Engine;
 use crate::error::{catch_panic, Error, ErrorKind, Result};
 
 /// How gas is metered: not at all, precisely (`Sync`, stops exactly when gas runs out) or
-/// cheaply (`Async`, may overrun a little before stopping; the interpreter treats it as `Sync`).
+/// cheaply (`Async`, may overrun a little before stopping). Both backends treat `Async` as
+/// `Sync`: the interpreter always has, and polkavm 0.37's JIT never checks gas under `Async`
+/// while the guest runs, so a guest that loops forever would never return to the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GasMetering {
     None,
@@ -42,6 +44,7 @@ impl Default for ModuleConfig {
 
 /// Where the program's memory regions lie, as polkavm lays them out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct MemoryInfo {
     pub ro_data_address: u32,
     pub ro_data_size: u32,
@@ -72,10 +75,16 @@ pub struct Module {
 
 struct ModuleInner {
     raw: polkavm::Module,
+    blob: ProgramBlob,
     engine: Engine,
     config: ModuleConfig,
+    /// Steps internally (even without step tracing) to know the pc of a halt; see `crate::JamConfig::halt_pc`.
+    tracks_halt_pc: bool,
     exports: Vec<Export>,
     imports: Vec<Vec<u8>>,
+    /// JIT modules of instruction sets without a bitmask (latest64): the pcs where instructions
+    /// start, one bit each, for [`Module::is_inside_an_instruction`]. Empty otherwise.
+    instruction_starts: Vec<u64>,
 }
 
 /// `PVM\0`: the first bytes of every PolkaVM program container.
@@ -102,6 +111,15 @@ impl Module {
 
     /// Loads an already parsed program.
     pub fn from_program_blob(engine: &Engine, blob: ProgramBlob, config: &ModuleConfig) -> Result<Module> {
+        Self::from_program_blob_tracking_halt_pc(engine, blob, config, false)
+    }
+
+    pub(crate) fn from_program_blob_tracking_halt_pc(
+        engine: &Engine,
+        blob: ProgramBlob,
+        config: &ModuleConfig,
+        tracks_halt_pc: bool,
+    ) -> Result<Module> {
         if !config.page_size.is_power_of_two() || config.page_size < 0x1000 {
             return Err(Error::invalid_argument(format!(
                 "page size {} is invalid: it must be a power of two, at least 4096",
@@ -117,10 +135,9 @@ impl Module {
         let mut raw_config = polkavm::ModuleConfig::new();
         raw_config.set_gas_metering(match config.gas_metering {
             GasMetering::None => None,
-            GasMetering::Sync => Some(polkavm::GasMeteringKind::Sync),
-            GasMetering::Async => Some(polkavm::GasMeteringKind::Async),
+            GasMetering::Sync | GasMetering::Async => Some(polkavm::GasMeteringKind::Sync),
         });
-        raw_config.set_step_tracing(config.step_tracing);
+        raw_config.set_step_tracing(config.step_tracing || tracks_halt_pc);
         raw_config.set_dynamic_paging(config.dynamic_paging);
         raw_config.set_page_size(config.page_size);
         raw_config.set_aux_data_size(config.aux_data_size);
@@ -137,7 +154,7 @@ impl Module {
             .collect();
 
         let raw = catch_panic("loading the program", || {
-            polkavm::Module::from_blob(engine.raw(), &raw_config, blob).map_err(|error| match error {
+            polkavm::Module::from_blob(engine.raw(), &raw_config, blob.clone()).map_err(|error| match error {
                 polkavm::CompileError::ValidationFailed(message) => {
                     Error::new(ErrorKind::InvalidProgram, format!("program failed validation: {message}"))
                 }
@@ -145,8 +162,27 @@ impl Module {
             })
         })?;
 
+        let mut instruction_starts = Vec::new();
+        if blob.bitmask().is_empty() && engine.backend() == crate::Backend::Compiler {
+            instruction_starts = vec![0u64; blob.code().len().div_ceil(64)];
+            for instruction in blob.instructions() {
+                if let Some(word) = instruction_starts.get_mut(instruction.offset.0 as usize / 64) {
+                    *word |= 1 << (instruction.offset.0 % 64);
+                }
+            }
+        }
+
         Ok(Module {
-            inner: Arc::new(ModuleInner { raw, engine: engine.clone(), config: config.clone(), exports, imports }),
+            inner: Arc::new(ModuleInner {
+                raw,
+                blob,
+                engine: engine.clone(),
+                config: config.clone(),
+                tracks_halt_pc,
+                exports,
+                imports,
+                instruction_starts,
+            }),
         })
     }
 
@@ -156,6 +192,11 @@ impl Module {
 
     pub fn config(&self) -> &ModuleConfig {
         &self.inner.config
+    }
+
+    /// Whether runs step internally to record the pc of a halt ([`crate::Instance::graypaper_pc`]).
+    pub fn tracks_halt_pc(&self) -> bool {
+        self.inner.tracks_halt_pc
     }
 
     pub fn raw(&self) -> &polkavm::Module {
@@ -186,6 +227,20 @@ impl Module {
     /// Import symbols by index: a guest's `ecalli N` calls import N. An unreadable symbol is empty.
     pub fn imports(&self) -> &[Vec<u8>] {
         &self.inner.imports
+    }
+
+    /// Whether `pc` lies inside the code but not at the start of an instruction.
+    pub(crate) fn is_inside_an_instruction(&self, pc: u32) -> bool {
+        let (code, bitmask) = (self.inner.blob.code(), self.inner.blob.bitmask());
+        let index = pc as usize;
+        if index >= code.len() {
+            return false;
+        }
+        if bitmask.is_empty() {
+            let starts = &self.inner.instruction_starts;
+            return starts.get(index / 64).is_some_and(|word| word & (1 << (index % 64)) == 0);
+        }
+        bitmask.get(index / 8).is_some_and(|byte| byte & (1 << (index % 8)) == 0)
     }
 
     pub fn export_pc(&self, name: &str) -> Result<u32> {

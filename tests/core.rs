@@ -231,3 +231,21 @@ fn handles_are_thread_safe_as_documented() {
     shared::<Module>();
     movable::<Instance>();
 }
+
+#[test]
+fn entering_inside_an_instruction_traps_on_both_backends() {
+    // pc 1 lies inside `add`'s first instruction. polkavm's interpreter traps there without
+    // charging gas; its JIT could hang on such entries in corrupted programs, so both must trap.
+    for engine in engines() {
+        let mut vm = instance(&engine, &ModuleConfig::default());
+        for _ in 0..2 {
+            vm.prepare_call(1, &[]).unwrap();
+            vm.set_gas(1000);
+            let result = vm.run().unwrap();
+            assert_eq!((result.status, result.gas_remaining), (Status::Panic, 1000), "{:?}", engine.backend());
+            assert_eq!((vm.pc(), vm.next_pc()), (Some(1), Some(1)), "{:?}", engine.backend());
+        }
+        assert_eq!(call(&mut vm, "add", &[1, 2]).status, Status::Halt);
+        assert_eq!(vm.reg(Reg::A0), 3);
+    }
+}

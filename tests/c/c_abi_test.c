@@ -1,0 +1,614 @@
+/* The pvm_* C ABI through the real shared library: every function, every status on both
+ * backends, and every kind of bad input. Usage: c_abi_test PROGRAMS_DIR
+ * (PROGRAMS_DIR holds test_program.polkavm, assembled from tests/programs by `make programs`). */
+#include "polkavm_ffi.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_failures;
+static int checks_run;
+
+#define CHECK(cond)                                                                              \
+    do {                                                                                         \
+        checks_run++;                                                                            \
+        if (!(cond)) {                                                                           \
+            check_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed; pvm_last_error: \"%s\"\n", __FILE__,      \
+                    __LINE__, #cond, pvm_last_error());                                          \
+        }                                                                                        \
+    } while (0)
+
+#define CHECK_ERROR_CONTAINS(text) CHECK(strstr(pvm_last_error(), (text)) != NULL)
+
+static uint8_t *program;
+static size_t program_len;
+
+static uint8_t *read_file(const char *path, size_t *len) {
+    FILE *file = fopen(path, "rb");
+    if (!file) return NULL;
+    fseek(file, 0, SEEK_END);
+    long size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    uint8_t *data = malloc((size_t)size);
+    if (data && fread(data, 1, (size_t)size, file) != (size_t)size) {
+        free(data);
+        data = NULL;
+    }
+    fclose(file);
+    *len = (size_t)size;
+    return data;
+}
+
+static PvmEngine new_engine(uint32_t backend) {
+    return backend == PVM_BACKEND_INTERPRETER ? pvm_engine_new_interpreter() : pvm_engine_new();
+}
+
+static uint32_t export_pc(PvmModule module, const char *name) {
+    int32_t index = pvm_module_find_export(module, (const uint8_t *)name, strlen(name));
+    return index < 0 ? PVM_PC_NONE : pvm_module_export_pc(module, (uint32_t)index);
+}
+
+static PvmResult call(PvmInstance instance, PvmModule module, const char *name, uint64_t a0, uint64_t a1) {
+    uint64_t args[2] = {a0, a1};
+    pvm_instance_prepare_call_args(instance, export_pc(module, name), args, 2);
+    pvm_instance_set_gas(instance, 1000000);
+    return pvm_instance_run(instance);
+}
+
+static const uint32_t backends[2] = {PVM_BACKEND_INTERPRETER, PVM_BACKEND_COMPILER};
+/* 1 when PVM_TEST_INTERPRETER_ONLY is set: polkavm's Linux sandbox cannot start its worker
+ * processes under valgrind, so the valgrind run covers the interpreter (ASan covers the JIT). */
+static int backend_count = 2;
+
+static void test_library_info(void) {
+    CHECK(pvm_abi_version() == PVM_ABI_VERSION);
+    CHECK(strstr(pvm_version(), "polkavm 0.37") != NULL);
+    CHECK(pvm_last_error() != NULL);
+}
+
+static void test_engines(void) {
+    PvmEngine jit = pvm_engine_new();
+    PvmEngine interpreter = pvm_engine_new_interpreter();
+    CHECK(jit && interpreter);
+    CHECK(pvm_engine_backend(jit) == PVM_BACKEND_COMPILER);
+    CHECK(pvm_engine_backend(interpreter) == PVM_BACKEND_INTERPRETER);
+    CHECK(pvm_engine_backend(NULL) == 0);
+    CHECK_ERROR_CONTAINS("engine handle is NULL");
+    pvm_engine_free(jit);
+    pvm_engine_free(interpreter);
+    pvm_engine_free(NULL);
+
+    PvmEngineConfig config = pvm_engine_config_default();
+    CHECK(config.backend == PVM_BACKEND_AUTO && config.worker_count == 2 && config.allow_dynamic_paging == 0);
+    PvmEngine automatic = pvm_engine_new_with_config(&config);
+    CHECK(automatic != NULL);
+    pvm_engine_free(automatic);
+
+    CHECK(pvm_engine_new_with_config(NULL) == NULL);
+    CHECK_ERROR_CONTAINS("config is NULL");
+    config.backend = 9;
+    CHECK(pvm_engine_new_with_config(&config) == NULL);
+    CHECK_ERROR_CONTAINS("unknown backend 9");
+    config = pvm_engine_config_default();
+    config.reserved[1] = 1;
+    CHECK(pvm_engine_new_with_config(&config) == NULL);
+    CHECK_ERROR_CONTAINS("reserved");
+    config = pvm_engine_config_default();
+    config.allow_dynamic_paging = 2;
+    CHECK(pvm_engine_new_with_config(&config) == NULL);
+    CHECK_ERROR_CONTAINS("must be 0 or 1");
+
+    /* The Linux sandbox needs userfaultfd for dynamic paging; refused here it must say why and how. */
+    config = pvm_engine_config_default();
+    config.backend = PVM_BACKEND_COMPILER;
+    config.sandbox = PVM_SANDBOX_LINUX;
+    config.allow_dynamic_paging = 1;
+    PvmEngine paging = pvm_engine_new_with_config(&config);
+    if (paging == NULL) {
+        CHECK_ERROR_CONTAINS("vm.unprivileged_userfaultfd=1");
+    }
+    pvm_engine_free(paging);
+}
+
+static void test_bad_blobs(void) {
+    PvmEngine engine = pvm_engine_new_interpreter();
+    static const uint8_t not_pvm[] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
+    CHECK(pvm_module_new(NULL, program, program_len) == NULL);
+    CHECK_ERROR_CONTAINS("engine handle is NULL");
+    CHECK(pvm_module_new(engine, NULL, 5) == NULL);
+    CHECK_ERROR_CONTAINS("blob is NULL but its length is 5");
+    CHECK(pvm_module_new(engine, NULL, 0) == NULL);
+    CHECK_ERROR_CONTAINS("blob is empty");
+    CHECK(pvm_module_new(engine, not_pvm, sizeof not_pvm) == NULL);
+    CHECK_ERROR_CONTAINS("bad magic");
+
+    int truncated_loaded = 0;
+    for (size_t len = 1; len < program_len; len++) {
+        PvmModule module = pvm_module_new(engine, program, len);
+        truncated_loaded += module != NULL;
+        pvm_module_free(module);
+    }
+    CHECK(truncated_loaded == 0);
+
+    PvmModuleConfig config = pvm_module_config_default();
+    config.page_size = 1000;
+    CHECK(pvm_module_new_with_config(engine, program, program_len, &config) == NULL);
+    CHECK_ERROR_CONTAINS("page size 1000 is invalid");
+    config = pvm_module_config_default();
+    config.gas_metering = 7;
+    CHECK(pvm_module_new_with_config(engine, program, program_len, &config) == NULL);
+    CHECK_ERROR_CONTAINS("unknown gas metering kind 7");
+    CHECK(pvm_module_new_with_config(engine, program, program_len, NULL) == NULL);
+    config = pvm_module_config_default();
+    config.dynamic_paging = 1;
+    CHECK(pvm_module_new_with_config(engine, program, program_len, &config) == NULL);
+    CHECK_ERROR_CONTAINS("allow_dynamic_paging");
+
+    /* A handle of the wrong kind (easy to pass from an untyped binding) is refused, not used. */
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    PvmInstance instance = pvm_instance_new(engine, module);
+    CHECK(pvm_module_exports_count((PvmModule)(void *)instance) == 0);
+    CHECK_ERROR_CONTAINS("not a live module");
+    CHECK(pvm_instance_get_gas((PvmInstance)(void *)engine) == 0);
+    CHECK_ERROR_CONTAINS("not a live instance");
+    pvm_instance_free(instance);
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
+/* Corrupted programs either fail to load or load and run without harming the process. */
+static void test_corrupt_blobs_never_crash(void) {
+    for (int b = 0; b < backend_count; b++) {
+        PvmEngine engine = new_engine(backends[b]);
+        uint8_t *copy = malloc(program_len);
+        uint32_t seed = 12345;
+        int loaded = 0;
+        for (int round = 0; round < 300; round++) {
+            memcpy(copy, program, program_len);
+            for (int flips = 0; flips < 1 + round % 4; flips++) {
+                seed = seed * 1103515245u + 12345u;
+                size_t at = 13 + (seed >> 8) % (program_len - 13); /* keep magic, version and length */
+                copy[at] ^= (uint8_t)(1u << ((seed >> 4) % 8));
+            }
+            PvmModule module = pvm_module_new(engine, copy, program_len);
+            if (module == NULL) {
+                CHECK(strlen(pvm_last_error()) > 0);
+                continue;
+            }
+            loaded++;
+            PvmInstance instance = pvm_instance_new(engine, module);
+            for (uint32_t e = 0; e < pvm_module_exports_count(module); e++) {
+                pvm_instance_prepare_call(instance, pvm_module_export_pc(module, e));
+                pvm_instance_set_gas(instance, 1000);
+                PvmResult result = pvm_instance_run(instance);
+                for (int hosts = 0; result.status == PVM_STATUS_HOST && hosts < 100; hosts++) {
+                    result = pvm_instance_run(instance);
+                }
+                CHECK(result.status <= PVM_STATUS_STEP);
+            }
+            pvm_instance_free(instance);
+            pvm_module_free(module);
+        }
+        CHECK(loaded > 0); /* flips inside code and data keep some programs loadable */
+        free(copy);
+        pvm_engine_free(engine);
+    }
+}
+
+static void test_module_queries(void) {
+    PvmEngine engine = pvm_engine_new_interpreter();
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    CHECK(module != NULL);
+
+    PvmMemoryInfo info = pvm_module_memory_info(module);
+    CHECK(info.ro_data_address >= 0x10000 && info.ro_data_size == 4096);
+    CHECK(info.rw_data_address > info.ro_data_address + info.ro_data_size && info.rw_data_size == 4096);
+    CHECK(info.stack_address_high - info.stack_address_low == 4096);
+    CHECK(info.heap_base >= info.rw_data_address && info.heap_base <= info.rw_data_address + info.rw_data_size);
+    PvmMemoryInfo zero = pvm_module_memory_info(NULL);
+    CHECK(zero.ro_data_address == 0 && zero.heap_base == 0);
+
+    static const char *names[] = {"add", "host", "host_loop", "load", "spin", "store", "sum", "trap"};
+    CHECK(pvm_module_exports_count(module) == 8);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int32_t index = pvm_module_find_export(module, (const uint8_t *)names[i], strlen(names[i]));
+        CHECK(index >= 0);
+        uint8_t buf[32] = {0};
+        CHECK(pvm_module_export_name(module, (uint32_t)index, buf, sizeof buf) == (int32_t)strlen(names[i]));
+        CHECK(memcmp(buf, names[i], strlen(names[i])) == 0);
+        CHECK(pvm_module_export_pc(module, (uint32_t)index) != PVM_PC_NONE);
+    }
+    int32_t host_loop = pvm_module_find_export(module, (const uint8_t *)"host_loop", 9);
+    uint8_t small[4] = {0, 0, 0, 0xee};
+    CHECK(pvm_module_export_name(module, (uint32_t)host_loop, small, 3) == 9);
+    CHECK(memcmp(small, "hos", 3) == 0 && small[3] == 0xee);
+    CHECK(pvm_module_export_name(module, (uint32_t)host_loop, NULL, 0) == 9);
+    CHECK(pvm_module_export_name(module, (uint32_t)host_loop, NULL, 4) == -1);
+    CHECK(pvm_module_export_name(module, 8, small, 4) == -1);
+    CHECK_ERROR_CONTAINS("export 8 out of range");
+    CHECK(pvm_module_export_pc(module, 99) == PVM_PC_NONE);
+    CHECK(pvm_module_find_export(module, (const uint8_t *)"nope", 4) == -1);
+    CHECK_ERROR_CONTAINS("no export named \"nope\"");
+    CHECK(pvm_module_find_export(module, NULL, 3) == -1);
+
+    CHECK(pvm_module_imports_count(module) == 0);
+    CHECK(pvm_module_import_name(module, 0, small, 4) == -1);
+    CHECK_ERROR_CONTAINS("import 0 out of range");
+    CHECK(pvm_module_exports_count(NULL) == 0 && pvm_module_imports_count(NULL) == 0);
+
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
+static void test_statuses(uint32_t backend) {
+    PvmEngine engine = new_engine(backend);
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    PvmInstance instance = pvm_instance_new(engine, module);
+    CHECK(instance != NULL);
+
+    PvmResult result = call(instance, module, "add", 40, 2);
+    CHECK(result.status == PVM_STATUS_HALT);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 42);
+    CHECK(result.gas_remaining > 0 && result.gas_remaining < 1000000);
+    CHECK(result.gas_remaining == pvm_instance_get_gas(instance));
+
+    CHECK(call(instance, module, "trap", 0, 0).status == PVM_STATUS_PANIC);
+    pvm_instance_prepare_call(instance, export_pc(module, "trap"));
+    PvmResult trapped;
+    CHECK(pvm_instance_run_checked(instance, &trapped) == 0 && trapped.status == PVM_STATUS_PANIC);
+
+    pvm_instance_prepare_call(instance, export_pc(module, "spin"));
+    pvm_instance_set_gas(instance, 1000);
+    result = pvm_instance_run(instance);
+    CHECK(result.status == PVM_STATUS_OOG && result.gas_remaining <= 0);
+
+    result = call(instance, module, "host", 5, 0);
+    CHECK(result.status == PVM_STATUS_HOST && result.host_call == 7);
+    CHECK(pvm_instance_get_pc(instance) == export_pc(module, "host"));
+    CHECK(pvm_instance_get_next_pc(instance) > pvm_instance_get_pc(instance));
+    pvm_instance_set_reg(instance, PVM_REG_A1, 100);
+    result = pvm_instance_run(instance);
+    CHECK(result.status == PVM_STATUS_HOST && result.host_call == 8);
+    result = pvm_instance_run(instance);
+    CHECK(result.status == PVM_STATUS_HALT && result.host_call == 0);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 105);
+    CHECK(pvm_instance_get_next_pc(instance) == PVM_PC_NONE);
+
+    /* Sum 1..=1000 with gas metering off: runs with no gas at all. */
+    PvmModuleConfig config = pvm_module_config_default();
+    config.gas_metering = PVM_GAS_METERING_NONE;
+    PvmModule unmetered = pvm_module_new_with_config(engine, program, program_len, &config);
+    PvmInstance free_running = pvm_instance_new(engine, unmetered);
+    uint64_t n = 1000;
+    pvm_instance_prepare_call_args(free_running, export_pc(unmetered, "sum"), &n, 1);
+    CHECK(pvm_instance_run(free_running).status == PVM_STATUS_HALT);
+    CHECK(pvm_instance_get_reg(free_running, PVM_REG_A0) == 500500);
+    pvm_instance_free(free_running);
+    pvm_module_free(unmetered);
+
+    PvmModule stepping = pvm_module_new_step(engine, program, program_len);
+    PvmInstance stepper = pvm_instance_new(engine, stepping);
+    uint64_t args[2] = {1, 2};
+    pvm_instance_prepare_call_args(stepper, export_pc(stepping, "add"), args, 2);
+    pvm_instance_set_gas(stepper, 100);
+    int steps = 0;
+    while ((result = pvm_instance_run(stepper)).status == PVM_STATUS_STEP && steps < 100) steps++;
+    CHECK(steps >= 2 && steps < 100);
+    CHECK(result.status == PVM_STATUS_HALT && pvm_instance_get_reg(stepper, PVM_REG_A0) == 3);
+    pvm_instance_free(stepper);
+    pvm_module_free(stepping);
+
+    pvm_instance_free(instance);
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
+static void test_fault_with_dynamic_paging(void) {
+    PvmEngineConfig engine_config = pvm_engine_config_default();
+    engine_config.backend = PVM_BACKEND_INTERPRETER;
+    engine_config.allow_dynamic_paging = 1;
+    PvmEngine engine = pvm_engine_new_with_config(&engine_config);
+    PvmModuleConfig config = pvm_module_config_default();
+    config.dynamic_paging = 1;
+    PvmModule module = pvm_module_new_with_config(engine, program, program_len, &config);
+    PvmInstance instance = pvm_instance_new(engine, module);
+    CHECK(instance != NULL);
+
+    CHECK(pvm_instance_fault_address(instance) == 0);
+    CHECK_ERROR_CONTAINS("did not stop with a fault");
+    PvmResult result = call(instance, module, "load", 0x20010, 0);
+    CHECK(result.status == PVM_STATUS_FAULT);
+    CHECK(pvm_instance_fault_address(instance) == 0x20000);
+
+    /* polkavm panics in sbrk/heap_size under dynamic paging; here they are plain errors. */
+    CHECK(pvm_instance_sbrk(instance, 16) == 0);
+    CHECK_ERROR_CONTAINS("not available with dynamic paging");
+    CHECK(pvm_instance_heap_size(instance) == 0);
+    CHECK_ERROR_CONTAINS("not available with dynamic paging");
+
+    pvm_instance_free(instance);
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
+static void test_registers_and_pc(uint32_t backend) {
+    PvmEngine engine = new_engine(backend);
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    PvmInstance instance = pvm_instance_new(engine, module);
+
+    for (uint32_t reg = 0; reg < PVM_REG_COUNT; reg++) pvm_instance_set_reg(instance, reg, 0x1000u + reg);
+    uint64_t regs[PVM_REG_COUNT];
+    CHECK(pvm_instance_get_regs(instance, regs) == 0);
+    for (uint32_t reg = 0; reg < PVM_REG_COUNT; reg++) CHECK(regs[reg] == 0x1000u + reg);
+    for (uint32_t reg = 0; reg < PVM_REG_COUNT; reg++) regs[reg] = ~(uint64_t)reg;
+    CHECK(pvm_instance_set_regs(instance, regs) == 0);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A5) == ~(uint64_t)12);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_RA) == ~(uint64_t)0);
+
+    CHECK(pvm_instance_get_reg(instance, 13) == 0);
+    CHECK_ERROR_CONTAINS("register 13 out of range (0..12)");
+    pvm_instance_set_reg(instance, 99, 1);
+    CHECK_ERROR_CONTAINS("register 99 out of range (0..12)");
+    CHECK(pvm_instance_get_regs(instance, NULL) == -1);
+    CHECK(pvm_instance_set_regs(instance, NULL) == -1);
+    CHECK(pvm_instance_get_reg(NULL, 0) == 0);
+    CHECK_ERROR_CONTAINS("instance handle is NULL");
+
+    /* Wrong order: nothing prepared yet. */
+    CHECK(pvm_instance_get_next_pc(instance) == PVM_PC_NONE);
+    CHECK(pvm_instance_get_pc(instance) == PVM_PC_NONE);
+    PvmResult result = pvm_instance_run(instance);
+    CHECK(result.status == PVM_STATUS_PANIC);
+    CHECK_ERROR_CONTAINS("no call prepared");
+    CHECK(pvm_instance_run(NULL).status == PVM_STATUS_PANIC);
+    PvmResult checked = {PVM_STATUS_HALT, 5, 5};
+    CHECK(pvm_instance_run_checked(instance, &checked) == -1);
+    CHECK(checked.status == PVM_STATUS_PANIC && checked.gas_remaining == 0);
+    CHECK_ERROR_CONTAINS("no call prepared");
+    CHECK(pvm_instance_run_checked(NULL, &checked) == -1);
+    CHECK(pvm_instance_run_checked(instance, NULL) == -1);
+    CHECK_ERROR_CONTAINS("out is NULL");
+
+    uint64_t nine[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    CHECK(pvm_instance_prepare_call_args(instance, 0, nine, 10) == -1);
+    CHECK_ERROR_CONTAINS("too many arguments: 10");
+    CHECK(pvm_instance_prepare_call_args(instance, 0, NULL, 2) == -1);
+    CHECK(pvm_instance_prepare_call_args(instance, export_pc(module, "add"), nine, 9) == 0);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 1 && pvm_instance_get_reg(instance, PVM_REG_T2) == 9);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_SP) == pvm_module_memory_info(module).stack_address_high);
+    CHECK(pvm_instance_get_next_pc(instance) == export_pc(module, "add"));
+    CHECK(pvm_instance_prepare_call(NULL, 0) == -1);
+
+    /* set_pc really moves the next program counter. */
+    pvm_instance_set_pc(instance, export_pc(module, "trap"));
+    CHECK(pvm_instance_get_next_pc(instance) == export_pc(module, "trap"));
+    pvm_instance_set_gas(instance, 100);
+    CHECK(pvm_instance_run(instance).status == PVM_STATUS_PANIC);
+    CHECK(pvm_instance_get_pc(instance) == export_pc(module, "trap"));
+
+    pvm_instance_free(instance);
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
+static void test_memory(uint32_t backend) {
+    PvmEngine engine = new_engine(backend);
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    PvmInstance instance = pvm_instance_new(engine, module);
+    PvmMemoryInfo info = pvm_module_memory_info(module);
+
+    uint8_t buf[8] = {0};
+    CHECK(pvm_instance_read_memory(instance, info.ro_data_address, buf, 4) == 0);
+    CHECK(buf[0] == 1 && buf[1] == 2 && buf[2] == 3 && buf[3] == 4);
+    CHECK(pvm_instance_read_memory(instance, info.rw_data_address, buf, 4) == 0 && buf[0] == 42);
+
+    CHECK(call(instance, module, "store", info.rw_data_address + 8, 0xdeadbeef).status == PVM_STATUS_HALT);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 0xdeadbeef);
+    uint32_t word = 0;
+    CHECK(pvm_instance_read_memory(instance, info.rw_data_address + 8, (uint8_t *)&word, 4) == 0);
+    CHECK(word == 0xdeadbeef);
+    word = 77;
+    CHECK(pvm_instance_write_memory(instance, info.rw_data_address, (const uint8_t *)&word, 4) == 0);
+    CHECK(call(instance, module, "load", info.rw_data_address, 0).status == PVM_STATUS_HALT);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 77);
+
+    /* Guest accesses outside its memory trap; host accesses fail cleanly. */
+    CHECK(call(instance, module, "store", info.ro_data_address, 1).status == PVM_STATUS_PANIC);
+    CHECK(call(instance, module, "load", 0, 0).status == PVM_STATUS_PANIC);
+    CHECK(call(instance, module, "load", info.stack_address_low - 4, 0).status == PVM_STATUS_PANIC);
+    CHECK(pvm_instance_write_memory(instance, info.ro_data_address, buf, 1) == -1);
+    CHECK_ERROR_CONTAINS("write of 1 bytes at");
+    CHECK(pvm_instance_read_memory(instance, 0, buf, 4) == -1);
+    CHECK(pvm_instance_read_memory(instance, 0xfffffffe, buf, 4) == -1);
+    CHECK(pvm_instance_read_memory(instance, info.rw_data_address, NULL, 4) == -1);
+    CHECK_ERROR_CONTAINS("buf is NULL but its length is 4");
+    CHECK(pvm_instance_write_memory(instance, info.rw_data_address, NULL, 4) == -1);
+    CHECK(pvm_instance_read_memory(instance, info.rw_data_address, NULL, 0) == 0);
+    CHECK(pvm_instance_read_memory(NULL, info.rw_data_address, buf, 1) == -1);
+
+    pvm_instance_reset(instance);
+    CHECK(pvm_instance_read_memory(instance, info.rw_data_address, buf, 8) == 0);
+    CHECK(buf[0] == 42 && buf[4] == 0);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 0);
+    pvm_clear_last_error();
+    pvm_instance_reset(instance);
+    CHECK(pvm_last_error()[0] == '\0');
+    pvm_instance_reset(NULL);
+    CHECK_ERROR_CONTAINS("instance handle is NULL");
+    pvm_clear_last_error();
+    CHECK(strcmp(pvm_last_error(), "") == 0);
+
+    /* sbrk takes bytes and returns polkavm's result: the new heap top. */
+    uint32_t heap = pvm_instance_heap_size(instance);
+    uint32_t top = pvm_instance_sbrk(instance, 100);
+    CHECK(top == info.heap_base + heap + 100);
+    CHECK(pvm_instance_heap_size(instance) == heap + 100);
+    CHECK(pvm_instance_sbrk(instance, 0) == top);
+    CHECK(pvm_instance_write_memory(instance, top - 4, buf, 4) == 0);
+    CHECK(pvm_instance_sbrk(instance, 0xffffffffu) == 0);
+    CHECK_ERROR_CONTAINS("sbrk(4294967295) failed");
+    CHECK(pvm_instance_sbrk(NULL, 1) == 0 && pvm_instance_heap_size(NULL) == 0);
+
+#ifdef PVM_FEATURE_DOOM
+    /* A framebuffer on the heap: header, palette (index i -> (i, 255 - i, 7)), 320x200 indices. */
+    uint32_t fb = info.heap_base + pvm_instance_heap_size(instance);
+    CHECK(pvm_instance_sbrk(instance, PVM_DOOM_FRAMEBUFFER_SIZE) != 0);
+    uint8_t *frame = calloc(1, PVM_DOOM_FRAMEBUFFER_SIZE);
+    for (int i = 0; i < 256; i++) {
+        frame[1 + 3 * i] = (uint8_t)i;
+        frame[2 + 3 * i] = (uint8_t)(255 - i);
+        frame[3 + 3 * i] = 7;
+    }
+    for (int p = 0; p < 320 * 200; p++) frame[769 + p] = (uint8_t)(p % 251);
+    CHECK(pvm_instance_write_memory(instance, fb, frame, PVM_DOOM_FRAMEBUFFER_SIZE) == 0);
+    uint8_t *rgb = malloc(PVM_DOOM_RGB24_SIZE);
+    CHECK(pvm_instance_read_framebuffer_rgb24(instance, fb, PVM_DOOM_FRAMEBUFFER_SIZE, rgb, PVM_DOOM_RGB24_SIZE) == 0);
+    CHECK(rgb[0] == 0 && rgb[1] == 255 && rgb[2] == 7);
+    CHECK(rgb[3 * 300] == 300 % 251 && rgb[3 * 300 + 1] == 255 - 300 % 251);
+    CHECK(pvm_instance_read_framebuffer_rgb24(instance, fb, 100, rgb, PVM_DOOM_RGB24_SIZE) == -1);
+    CHECK_ERROR_CONTAINS("fb_size 100");
+    CHECK(pvm_instance_read_framebuffer_rgb24(instance, fb, PVM_DOOM_FRAMEBUFFER_SIZE, rgb, 10) == -1);
+    CHECK(pvm_instance_read_framebuffer_rgb24(instance, 0, PVM_DOOM_FRAMEBUFFER_SIZE, rgb, PVM_DOOM_RGB24_SIZE) == -1);
+    CHECK(pvm_instance_read_framebuffer_rgb24(instance, fb, PVM_DOOM_FRAMEBUFFER_SIZE, NULL, PVM_DOOM_RGB24_SIZE) == -1);
+    free(rgb);
+    free(frame);
+#endif
+
+    pvm_instance_free(instance);
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
+static void test_free_in_any_order(uint32_t backend) {
+    PvmEngine engine = new_engine(backend);
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    uint32_t add = export_pc(module, "add");
+    PvmInstance instance = pvm_instance_new(engine, module);
+    PvmEngine other = new_engine(backend);
+    CHECK(pvm_instance_new(other, module) == NULL);
+    CHECK_ERROR_CONTAINS("different engine");
+    CHECK(pvm_instance_new(NULL, module) == NULL && pvm_instance_new(engine, NULL) == NULL);
+    pvm_engine_free(other);
+
+    pvm_engine_free(engine);
+    pvm_module_free(module);
+    uint64_t args[2] = {20, 22};
+    pvm_instance_prepare_call_args(instance, add, args, 2);
+    pvm_instance_set_gas(instance, 100);
+    CHECK(pvm_instance_run(instance).status == PVM_STATUS_HALT);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 42);
+    pvm_instance_free(instance);
+    pvm_instance_free(NULL);
+    pvm_module_free(NULL);
+}
+
+/* The host-call loop every C host writes: run, serve HOST, run again. */
+static uint64_t run_host_loop(PvmEngine engine, PvmModule module, uint64_t count) {
+    PvmInstance instance = pvm_instance_new(engine, module);
+    pvm_instance_prepare_call_args(instance, export_pc(module, "host_loop"), &count, 1);
+    pvm_instance_set_gas(instance, 10000000);
+    uint64_t served = 0;
+    PvmResult result;
+    while ((result = pvm_instance_run(instance)).status == PVM_STATUS_HOST) {
+        served += result.host_call == 1;
+    }
+    uint64_t a0 = pvm_instance_get_reg(instance, PVM_REG_A0);
+    pvm_instance_free(instance);
+    return result.status == PVM_STATUS_HALT && served == count ? a0 : (uint64_t)-1;
+}
+
+struct thread_job {
+    PvmEngine engine;
+    PvmModule module;
+    uint64_t results[20];
+    int error_isolated;
+};
+
+static void *thread_main(void *arg) {
+    struct thread_job *job = arg;
+    for (int i = 0; i < 20; i++) job->results[i] = run_host_loop(job->engine, job->module, 50 + (uint64_t)i);
+    job->error_isolated = strcmp(pvm_last_error(), "") == 0;
+    return NULL;
+}
+
+static void test_threads_share_engine_and_module(uint32_t backend) {
+    PvmEngine engine = new_engine(backend);
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    pvm_instance_get_reg(NULL, 0); /* an error on this thread only */
+    struct thread_job jobs[4];
+    pthread_t threads[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t].engine = engine;
+        jobs[t].module = module;
+        pthread_create(&threads[t], NULL, thread_main, &jobs[t]);
+    }
+    for (int t = 0; t < 4; t++) pthread_join(threads[t], NULL);
+    for (int t = 0; t < 4; t++) {
+        CHECK(jobs[t].error_isolated);
+        for (int i = 0; i < 20; i++) CHECK(jobs[t].results[i] == run_host_loop(engine, module, 50 + (uint64_t)i));
+    }
+    CHECK(jobs[0].results[0] == 50);
+    CHECK_ERROR_CONTAINS("instance handle is NULL");
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
+struct test {
+    const char *name;
+    void (*run)(void);
+    void (*run_backend)(uint32_t);
+};
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s PROGRAMS_DIR\n", argv[0]);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* sandbox processes forked by polkavm must not inherit unflushed output */
+    if (getenv("PVM_TEST_INTERPRETER_ONLY")) {
+        backend_count = 1;
+        printf("PVM_TEST_INTERPRETER_ONLY is set: skipping the JIT backend (its sandbox workers cannot run under valgrind)\n");
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/test_program.polkavm", argv[1]);
+    program = read_file(path, &program_len);
+    if (!program) {
+        fprintf(stderr, "cannot read %s (run `make programs`)\n", path);
+        return 2;
+    }
+
+    static const struct test tests[] = {
+        {"library_info", test_library_info, NULL},
+        {"engines", test_engines, NULL},
+        {"bad_blobs", test_bad_blobs, NULL},
+        {"corrupt_blobs_never_crash", test_corrupt_blobs_never_crash, NULL},
+        {"module_queries", test_module_queries, NULL},
+        {"statuses", NULL, test_statuses},
+        {"fault_with_dynamic_paging", test_fault_with_dynamic_paging, NULL},
+        {"registers_and_pc", NULL, test_registers_and_pc},
+        {"memory", NULL, test_memory},
+        {"free_in_any_order", NULL, test_free_in_any_order},
+        {"threads_share_engine_and_module", NULL, test_threads_share_engine_and_module},
+    };
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        for (int b = 0; b < (tests[i].run ? 1 : backend_count); b++) {
+            int before = check_failures;
+            if (tests[i].run) {
+                tests[i].run();
+            } else {
+                tests[i].run_backend(backends[b]);
+            }
+            const char *suffix = tests[i].run ? "" : (b == 0 ? " [interpreter]" : " [jit]");
+            int ok = check_failures == before;
+            printf("%s %s%s\n", ok ? "PASS" : "FAIL", tests[i].name, suffix);
+            ok ? passed++ : failed++;
+        }
+    }
+    free(program);
+    printf("%d checks\n%d passed, %d failed\n", checks_run, passed, failed);
+    return failed == 0 ? 0 : 1;
+}
