@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Generates the committed Kotlin and Swift sources from the UniFFI API (src/uniffi_api.rs), with the
+# crate's own uniffi-bindgen reading the metadata of LIBRARY (default target/release/libpolkavm_ffi.so).
+#   bindings/generate.sh           rewrite bindings/kotlin/src/main/kotlin and bindings/swift/Sources
+#   bindings/generate.sh --check   fail if those files differ from freshly generated ones
+# (Python needs nothing here: maturin generates its module when it builds the wheel.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+check=false
+if [[ "${1:-}" == "--check" ]]; then check=true; fi
+library="${LIBRARY:-target/release/libpolkavm_ffi.so}"
+if [[ ! -f "$library" ]]; then
+  echo "generate.sh: $library is missing: run 'make build' first" >&2
+  exit 1
+fi
+
+fresh="$(mktemp -d)"
+trap 'rm -rf "$fresh"' EXIT
+bindgen() {
+  cargo run --quiet --features uniffi-cli --bin uniffi-bindgen -- \
+    generate --no-format --library "$library" --language "$1" --out-dir "$fresh/$1"
+}
+bindgen kotlin
+bindgen swift
+
+# Where each generated file lives in the Maven project and the SwiftPM package.
+declare -A places=(
+  ["kotlin/io/polkavm/ffi/polkavm_ffi.kt"]="bindings/kotlin/src/main/kotlin/io/polkavm/ffi/polkavm_ffi.kt"
+  ["swift/PolkaVM.swift"]="bindings/swift/Sources/PolkaVM/PolkaVM.swift"
+  ["swift/PolkaVMFFI.h"]="bindings/swift/Sources/PolkaVMFFI/PolkaVMFFI.h"
+  ["swift/PolkaVMFFI.modulemap"]="bindings/swift/Sources/PolkaVMFFI/module.modulemap"
+)
+
+stale=0
+for generated in "${!places[@]}"; do
+  committed="${places[$generated]}"
+  if [[ ! -f "$fresh/$generated" ]]; then
+    echo "generate.sh: uniffi-bindgen did not produce $generated" >&2
+    exit 1
+  fi
+  if $check; then
+    if ! cmp -s "$fresh/$generated" "$committed"; then
+      echo "stale: $committed differs from what uniffi-bindgen generates now" >&2
+      stale=1
+    fi
+  else
+    mkdir -p "$(dirname "$committed")"
+    cp "$fresh/$generated" "$committed"
+  fi
+done
+if $check; then
+  if [[ $stale -ne 0 ]]; then
+    echo "the generated bindings are stale: run 'make bindings' and commit the result" >&2
+    exit 1
+  fi
+  echo "generated Kotlin and Swift bindings are up to date (${#places[@]} files)"
+fi

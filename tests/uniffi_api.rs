@@ -1,0 +1,90 @@
+//! The UniFFI API's errors carry the C ABI's `pvm_last_error` text for the same failure, and its
+//! error kinds match the core's. (The bindings' own behaviour tests are in bindings/*/.)
+#![cfg(feature = "uniffi")]
+
+use std::ffi::CStr;
+use std::sync::Arc;
+
+use polkavm_ffi::c_api::*;
+use polkavm_ffi::uniffi_api::{self, Backend, EngineConfig, HostError, HostHandler, ModuleConfig, PvmError};
+
+const TEST_PROGRAM: &str = include_str!("programs/test_program.pvmasm");
+
+fn last_error() -> String {
+    unsafe { CStr::from_ptr(pvm_last_error()) }.to_str().unwrap().to_owned()
+}
+
+fn interpreter() -> Arc<uniffi_api::Engine> {
+    uniffi_api::Engine::new(EngineConfig {
+        backend: Some(Backend::Interpreter),
+        sandbox: None,
+        worker_count: 2,
+        allow_dynamic_paging: false,
+        core_pinning: None,
+    })
+    .unwrap()
+}
+
+fn module_config() -> ModuleConfig {
+    ModuleConfig { gas_metering: None, step_tracing: false, dynamic_paging: false, page_size: 4096, aux_data_size: 0, strict: false }
+}
+
+#[test]
+fn bad_blobs_fail_with_the_c_abi_message() {
+    let blob = uniffi_api::assemble(TEST_PROGRAM.to_owned()).unwrap();
+    let engine = pvm_engine_new_interpreter();
+    for bad in [Vec::new(), b"ELF\x7f....".to_vec(), blob[..20].to_vec()] {
+        assert!(unsafe { pvm_module_new(engine, bad.as_ptr(), bad.len()) }.is_null());
+        match uniffi_api::Module::new(interpreter(), bad, module_config()) {
+            Err(PvmError::InvalidProgram(message)) => assert_eq!(message, last_error()),
+            other => panic!("expected InvalidProgram, got {:?}", other.map(|_| ())),
+        }
+    }
+    unsafe { pvm_engine_free(engine) };
+}
+
+#[test]
+fn instance_misuse_fails_with_the_c_abi_message() {
+    let blob = uniffi_api::assemble(TEST_PROGRAM.to_owned()).unwrap();
+    let engine = pvm_engine_new_interpreter();
+    let module = unsafe { pvm_module_new(engine, blob.as_ptr(), blob.len()) };
+    let c_instance = unsafe { pvm_instance_new(engine, module) };
+    let instance = uniffi_api::Instance::new(uniffi_api::Module::new(interpreter(), blob, module_config()).unwrap()).unwrap();
+
+    assert_eq!(unsafe { pvm_instance_run(c_instance) }.status, PVM_STATUS_PANIC);
+    let Err(PvmError::WrongState(message)) = instance.run() else { panic!("run without a call must fail") };
+    assert_eq!(message, last_error());
+
+    let args = [0u64; 10];
+    assert_eq!(unsafe { pvm_instance_prepare_call_args(c_instance, 0, args.as_ptr(), 10) }, -1);
+    let Err(PvmError::InvalidArgument(message)) = instance.prepare_call(0, args.to_vec()) else { panic!("10 arguments must fail") };
+    assert_eq!(message, last_error());
+
+    unsafe {
+        pvm_instance_free(c_instance);
+        pvm_module_free(module);
+        pvm_engine_free(engine);
+    }
+}
+
+struct Abort;
+
+impl HostHandler for Abort {
+    fn on_host_call(&self, number: u32, instance: Arc<uniffi_api::Instance>) -> Result<Option<u64>, HostError> {
+        // A handler may use the instance it serves, but not run it.
+        assert!(matches!(instance.run(), Err(PvmError::WrongState(_))));
+        assert_eq!(instance.reg(polkavm_ffi::Reg::A0), 1);
+        Err(HostError::Abort { reason: format!("no host call {number} here") })
+    }
+}
+
+#[test]
+fn a_handler_error_ends_the_call_and_frees_the_instance() {
+    let blob = uniffi_api::assemble(TEST_PROGRAM.to_owned()).unwrap();
+    let instance = uniffi_api::Instance::new(uniffi_api::Module::new(interpreter(), blob, module_config()).unwrap()).unwrap();
+    let error = Arc::clone(&instance).call("host_loop".into(), vec![1], Arc::new(Abort), 1_000_000).unwrap_err();
+    assert!(matches!(&error, PvmError::HostAborted(message) if message == "host call 1 aborted: no host call 1 here"), "{error:?}");
+    instance.prepare_call_export("add".into(), vec![2, 3]).unwrap();
+    assert_eq!(instance.run().unwrap().status, polkavm_ffi::Status::Halt);
+    assert_eq!(instance.reg(polkavm_ffi::Reg::A0), 5);
+}
