@@ -1,0 +1,81 @@
+// The Kotlin benchmark runner, driven by `cargo bench` (benches/overhead/external.rs):
+//   java -cp ... BenchKt [--call] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM
+// Sets up, warms up (three batches: the JVM compiles hot code first), times one batch of N and
+// prints nanoseconds per unit on its last line. Host calls are served by the caller's run loop
+// (run, reg, setReg per host call), or with --call by Instance.call and a HostHandler.
+
+import io.polkavm.ffi.*
+import java.io.File
+
+const val GAS = 1L shl 61
+
+/** Each UniFFI call costs microseconds: per-unit scenarios run smaller batches than Rust's. */
+val BATCH_CAP = mapOf("host_calls" to 500L, "invocations" to 200L, "load" to 5L)
+
+class CopyA0ToA2 : HostHandler {
+    override fun onHostCall(number: UInt, instance: Instance): ULong? {
+        instance.setReg(Reg.A2, instance.reg(Reg.A0))
+        return null
+    }
+}
+
+fun runLoop(vm: Instance, pc: UInt, n: Long): Long {
+    vm.prepareCall(pc, listOf(n.toULong()))
+    vm.setGas(GAS)
+    while (true) {
+        val result = vm.run()
+        when (result.status) {
+            Status.HOST -> vm.setReg(Reg.A2, vm.reg(Reg.A0))
+            Status.HALT -> return vm.reg(Reg.A0).toLong()
+            else -> error("unexpected status ${result.status}")
+        }
+    }
+}
+
+fun main(arguments: Array<String>) {
+    val useCall = arguments[0] == "--call"
+    val args = if (useCall) arguments.drop(1) else arguments.toList()
+    val scenario = args[0]
+    val n = BATCH_CAP[scenario]?.let { minOf(it, args[2].toLong()) } ?: args[2].toLong()
+    val backend = if (args[1] == "compiler") Backend.COMPILER else Backend.INTERPRETER
+    val engine = Engine(EngineConfig(backend = backend))
+    val module = Module(engine, File(args[3]).readBytes(), ModuleConfig())
+    val largeProgram = File(args[4]).readBytes()
+    val vm = Instance(module)
+    val handler = CopyA0ToA2()
+
+    fun call(export: String, n: Long): Long =
+        if (useCall) {
+            check(vm.call(export, listOf(n.toULong()), handler, GAS).result.status == Status.HALT)
+            vm.reg(Reg.A0).toLong()
+        } else {
+            runLoop(vm, module.exportPc(export), n)
+        }
+
+    val workload: () -> Unit = when (scenario) {
+        "host_calls" -> { { check(call("host_loop", n) == n) } }
+        "compute" -> { { check(call("sum", n) == n * (n + 1) / 2) } }
+        "invocations" -> { {
+            val add = module.exportPc("add")
+            repeat(n.toInt()) {
+                val instance = Instance(module)
+                if (useCall) {
+                    instance.call("add", listOf(40UL, 2UL), handler, GAS)
+                } else {
+                    instance.prepareCall(add, listOf(40UL, 2UL))
+                    instance.setGas(GAS)
+                    check(instance.run().status == Status.HALT)
+                }
+                check(instance.reg(Reg.A0) == 42UL)
+                instance.destroy()
+            }
+        } }
+        "load" -> { { repeat(n.toInt()) { Module(engine, largeProgram, ModuleConfig()).destroy() } } }
+        else -> error("unknown scenario $scenario")
+    }
+    repeat(3) { workload() }
+    val start = System.nanoTime()
+    workload()
+    val elapsed = System.nanoTime() - start
+    println("%.3f".format(elapsed.toDouble() / if (scenario == "compute") 1 else n))
+}
