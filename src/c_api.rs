@@ -180,15 +180,25 @@ fn into_handle<T, H>(tag: u64, value: T) -> *mut H {
     Box::into_raw(Box::new(Handle { tag, value })).cast()
 }
 
+#[inline(always)]
 unsafe fn handle_ref<'a, T, H>(handle: *mut H, tag: u64, what: &str) -> Result<&'a mut T> {
-    if handle.is_null() {
-        return Err(Error::invalid_argument(format!("{what} handle is NULL")));
-    }
     let handle = handle.cast::<Handle<T>>();
-    if (*handle).tag != tag {
-        return Err(Error::invalid_argument(format!("{what} handle is not a live {what} (already freed, or another kind of handle)")));
+    if handle.is_null() || (*handle).tag != tag {
+        return Err(bad_handle(handle.is_null(), what));
     }
     Ok(&mut (*handle).value)
+}
+
+// Error paths stay out of line so that the checks on the hot path (registers, gas, run) cost a
+// few instructions and no stack frame.
+#[cold]
+#[inline(never)]
+fn bad_handle(is_null: bool, what: &str) -> Error {
+    if is_null {
+        Error::invalid_argument(format!("{what} handle is NULL"))
+    } else {
+        Error::invalid_argument(format!("{what} handle is not a live {what} (already freed, or another kind of handle)"))
+    }
 }
 
 unsafe fn free_handle<T, H>(handle: *mut H, tag: u64, what: &str) -> Result<()> {
@@ -241,18 +251,31 @@ pub(crate) fn set_last_error(message: &str) {
 }
 
 /// Runs an ABI function body: a failure or a caught panic records its message and yields `on_error`.
+#[inline(always)]
 fn guard<T>(on_error: T, body: impl FnOnce() -> Result<T>) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
         Ok(Err(error)) => {
-            set_last_error(error.message());
+            record_error(error);
             on_error
         }
         Err(payload) => {
-            set_last_error(&format!("internal error: polkavm-ffi panicked: {}", panic_message(&*payload)));
+            record_panic(payload);
             on_error
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn record_error(error: Error) {
+    set_last_error(error.message());
+}
+
+#[cold]
+#[inline(never)]
+fn record_panic(payload: Box<dyn std::any::Any + Send>) {
+    set_last_error(&format!("internal error: polkavm-ffi panicked: {}", panic_message(&*payload)));
 }
 
 fn status_flag(value: u32, what: &str) -> Result<bool> {

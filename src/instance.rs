@@ -33,11 +33,18 @@ impl Reg {
     pub const ALL: [Reg; REG_COUNT] =
         [Reg::RA, Reg::SP, Reg::T0, Reg::T1, Reg::T2, Reg::S0, Reg::S1, Reg::A0, Reg::A1, Reg::A2, Reg::A3, Reg::A4, Reg::A5];
 
+    #[inline]
     pub fn from_index(index: u32) -> Result<Reg> {
-        Self::ALL
-            .get(index as usize)
-            .copied()
-            .ok_or_else(|| Error::invalid_argument(format!("register {index} out of range (0..12)")))
+        match Self::ALL.get(index as usize) {
+            Some(&reg) => Ok(reg),
+            None => Err(Self::out_of_range(index)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn out_of_range(index: u32) -> Error {
+        Error::invalid_argument(format!("register {index} out of range (0..12)"))
     }
 
     fn raw(self) -> polkavm::Reg {
