@@ -82,9 +82,9 @@ struct ModuleInner {
     tracks_halt_pc: bool,
     exports: Vec<Export>,
     imports: Vec<Vec<u8>>,
-    /// JIT modules of instruction sets without a bitmask (latest64): the pcs where instructions
-    /// start, one bit each, for [`Module::is_inside_an_instruction`]. Empty otherwise.
-    instruction_starts: Vec<u64>,
+    /// For JIT modules of instruction sets whose blobs carry no instruction bitmask (latest64):
+    /// one built at load, in the same layout, for [`Module::is_inside_an_instruction`].
+    built_bitmask: Option<Vec<u8>>,
 }
 
 /// `PVM\0`: the first bytes of every PolkaVM program container.
@@ -162,15 +162,15 @@ impl Module {
             })
         })?;
 
-        let mut instruction_starts = Vec::new();
-        if blob.bitmask().is_empty() && engine.backend() == crate::Backend::Compiler {
-            instruction_starts = vec![0u64; blob.code().len().div_ceil(64)];
+        let built_bitmask = (blob.bitmask().is_empty() && engine.backend() == crate::Backend::Compiler).then(|| {
+            let mut bitmask = vec![0u8; blob.code().len().div_ceil(8)];
             for instruction in blob.instructions() {
-                if let Some(word) = instruction_starts.get_mut(instruction.offset.0 as usize / 64) {
-                    *word |= 1 << (instruction.offset.0 % 64);
+                if let Some(byte) = bitmask.get_mut(instruction.offset.0 as usize / 8) {
+                    *byte |= 1 << (instruction.offset.0 % 8);
                 }
             }
-        }
+            bitmask
+        });
 
         Ok(Module {
             inner: Arc::new(ModuleInner {
@@ -181,7 +181,7 @@ impl Module {
                 tracks_halt_pc,
                 exports,
                 imports,
-                instruction_starts,
+                built_bitmask,
             }),
         })
     }
@@ -231,16 +231,9 @@ impl Module {
 
     /// Whether `pc` lies inside the code but not at the start of an instruction.
     pub(crate) fn is_inside_an_instruction(&self, pc: u32) -> bool {
-        let (code, bitmask) = (self.inner.blob.code(), self.inner.blob.bitmask());
+        let bitmask = self.inner.built_bitmask.as_deref().unwrap_or(self.inner.blob.bitmask());
         let index = pc as usize;
-        if index >= code.len() {
-            return false;
-        }
-        if bitmask.is_empty() {
-            let starts = &self.inner.instruction_starts;
-            return starts.get(index / 64).is_some_and(|word| word & (1 << (index % 64)) == 0);
-        }
-        bitmask.get(index / 8).is_some_and(|byte| byte & (1 << (index % 8)) == 0)
+        index < self.inner.blob.code().len() && bitmask.get(index / 8).is_some_and(|byte| byte & (1 << (index % 8)) == 0)
     }
 
     pub fn export_pc(&self, name: &str) -> Result<u32> {
