@@ -39,6 +39,7 @@ test: test-rust test-c test-c-valgrind test-cpp test-julia test-install test-con
 
 test-rust:
 	$(CARGO) test --release
+	$(CARGO) test --release --no-default-features --test jam
 
 C_BUILD := target/c-tests
 
@@ -183,7 +184,7 @@ test-swift: bindings-check
 	fi
 
 # --- Benchmarks, sanitizers and fuzzing (BENCHMARKS.md) -------------------------------------------
-.PHONY: bench bench-c bench-kotlin test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
+.PHONY: bench bench-c bench-instructions bench-kotlin test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
 
 BENCH_BUILD := target/bench
 BENCH_RUNNERS := c=$(abspath $(BENCH_BUILD))/bench_c_abi
@@ -208,6 +209,12 @@ bench-kotlin: build
 bench: bench-c
 	PVM_BENCH_RUNNERS="$(BENCH_RUNNERS)$(BENCH_EXTRA_RUNNERS)" PVM_BENCH_OUT=$(abspath $(BENCH_BUILD))/results.md \
 	  $(CARGO) bench --bench overhead
+
+# Instructions per host call and per invocation on the interpreter, every layer against the floor
+# (valgrind's callgrind: exact where wall-clock ratios are noisy). BENCH_CARGO_ARGS=--no-default-features
+# measures the Rust layers without the generic sandbox.
+bench-instructions: bench-c
+	benches/instructions.sh $(BENCH_CARGO_ARGS)
 
 # Concurrency, 100k create/free, exhaustion and hostile guests/hosts (also part of test-rust).
 test-reliability:

@@ -92,6 +92,12 @@ impl Engine {
             Sandbox::Generic => Some(polkavm::SandboxKind::Generic),
         });
         if config.sandbox == Sandbox::Generic {
+            if !cfg!(feature = "generic-sandbox") {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "the generic sandbox is not compiled in: build polkavm-ffi with its 'generic-sandbox' feature",
+                ));
+            }
             // polkavm refuses its generic sandbox unless experimental features are allowed.
             raw_config.set_allow_experimental(true);
         }

@@ -47,8 +47,24 @@ impl Reg {
         Error::invalid_argument(format!("register {index} out of range (0..12)"))
     }
 
+    #[inline]
     fn raw(self) -> polkavm::Reg {
-        polkavm::Reg::ALL[self as usize]
+        // The same numbering, so this compiles to nothing.
+        match self {
+            Reg::RA => polkavm::Reg::RA,
+            Reg::SP => polkavm::Reg::SP,
+            Reg::T0 => polkavm::Reg::T0,
+            Reg::T1 => polkavm::Reg::T1,
+            Reg::T2 => polkavm::Reg::T2,
+            Reg::S0 => polkavm::Reg::S0,
+            Reg::S1 => polkavm::Reg::S1,
+            Reg::A0 => polkavm::Reg::A0,
+            Reg::A1 => polkavm::Reg::A1,
+            Reg::A2 => polkavm::Reg::A2,
+            Reg::A3 => polkavm::Reg::A3,
+            Reg::A4 => polkavm::Reg::A4,
+            Reg::A5 => polkavm::Reg::A5,
+        }
     }
 }
 
@@ -85,7 +101,8 @@ pub struct RunResult {
 /// A running copy of a module: its registers, memory and gas. It keeps its module (and engine)
 /// alive. May be moved to another thread, but not used from two threads at once.
 pub struct Instance {
-    raw: RawInstance,
+    /// Boxed: polkavm's instance is large (704 bytes), and every move of an `Instance` would copy it.
+    raw: Box<RawInstance>,
     module: Module,
     last_fault: Option<u32>,
     /// The pc of the last instruction a step reported since the call began (modules that step only).
@@ -103,7 +120,7 @@ fn memory_error(what: &str, address: u32, length: u32, error: polkavm::MemoryAcc
 impl Instance {
     pub fn new(module: &Module) -> Result<Instance> {
         let raw = catch_panic("creating an instance", || {
-            module.raw().instantiate().map_err(|error| {
+            module.raw().instantiate().map(Box::new).map_err(|error| {
                 let text = error.to_string();
                 Error::new(ErrorKind::Setup, format!("failed to create an instance: {text}{}", userfaultfd_hint(&text)))
             })
@@ -119,18 +136,22 @@ impl Instance {
         &mut self.raw
     }
 
+    #[inline]
     pub fn gas(&self) -> i64 {
         self.raw.gas()
     }
 
+    #[inline]
     pub fn set_gas(&mut self, gas: i64) {
         self.raw.set_gas(gas)
     }
 
+    #[inline]
     pub fn reg(&self, reg: Reg) -> u64 {
         self.raw.reg(reg.raw())
     }
 
+    #[inline]
     pub fn set_reg(&mut self, reg: Reg, value: u64) {
         self.raw.set_reg(reg.raw(), value)
     }
@@ -203,10 +224,10 @@ impl Instance {
     }
 
     /// Runs from the next program counter until the program stops.
+    #[inline(always)]
     pub fn run(&mut self) -> Result<RunResult> {
         if self.entry_inside_instruction.is_some() {
-            self.trapped_at_entry = true;
-            return Ok(RunResult { status: Status::Panic, gas_remaining: self.raw.gas(), host_call: 0, fault_address: 0 });
+            return Ok(self.trap_at_entry());
         }
         // The hot path (a host-call round trip) adds nothing here but the mapping below; panics are
         // caught by the faces (the C ABI's guard, UniFFI's own).
@@ -227,8 +248,16 @@ impl Instance {
         Ok(RunResult { status, gas_remaining: self.raw.gas(), host_call, fault_address })
     }
 
+    #[cold]
+    #[inline(never)]
+    fn trap_at_entry(&mut self) -> RunResult {
+        self.trapped_at_entry = true;
+        RunResult { status: Status::Panic, gas_remaining: self.raw.gas(), host_call: 0, fault_address: 0 }
+    }
+
     /// Records a step's pc; where the steps are only there to track the halt pc, runs on past them.
     #[cold]
+    #[inline(never)]
     fn after_step(&mut self) -> Result<InterruptKind> {
         let hidden_steps = self.module.tracks_halt_pc() && !self.module.config().step_tracing;
         loop {
@@ -245,6 +274,7 @@ impl Instance {
     }
 
     #[cold]
+    #[inline(never)]
     fn run_error(&self, error: polkavm::Error) -> Error {
         if self.raw.next_program_counter().is_none() {
             Error::new(ErrorKind::WrongState, "cannot run: no call prepared (call prepare_call or set the next pc first)")

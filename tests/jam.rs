@@ -14,7 +14,11 @@ fn assemble(source: &str) -> Vec<u8> {
 }
 
 fn jam_engines() -> Vec<Engine> {
-    [(Backend::Interpreter, Sandbox::Auto), (Backend::Compiler, Sandbox::Generic)]
+    let mut backends = vec![(Backend::Interpreter, Sandbox::Auto)];
+    if cfg!(feature = "generic-sandbox") {
+        backends.push((Backend::Compiler, Sandbox::Generic));
+    }
+    backends
         .into_iter()
         .map(|(backend, sandbox)| {
             Engine::new(&EngineConfig { backend, sandbox, allow_dynamic_paging: true, ..EngineConfig::default() })
@@ -211,6 +215,22 @@ fn malformed_blobs_are_clear_errors() {
         .err()
         .expect("bad page size");
     assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn the_generic_sandbox_is_there_exactly_when_its_feature_is() {
+    let config = EngineConfig { backend: Backend::Compiler, sandbox: Sandbox::Generic, ..EngineConfig::default() };
+    match Engine::new(&config) {
+        Ok(engine) => {
+            assert!(cfg!(feature = "generic-sandbox"), "generic sandbox available without its feature");
+            assert_eq!(engine.backend(), Backend::Compiler);
+        }
+        Err(error) => {
+            assert!(!cfg!(feature = "generic-sandbox"), "generic sandbox refused with its feature: {error:?}");
+            assert_eq!(error.kind(), ErrorKind::Unsupported);
+            assert!(error.message().contains("'generic-sandbox' feature"), "{}", error.message());
+        }
+    }
 }
 
 #[test]

@@ -7,12 +7,15 @@
 //!   PVM_BENCH_SCALE    multiplies every batch size (default 1; e.g. 0.1 for a smoke run)
 //!   PVM_BENCH_ONLY     run only scenarios/backends whose "scenario/backend" contains this
 //!   PVM_BENCH_RUNNERS  external runners, `name=command args;...` (see external.rs)
+//!   PVM_BENCH_LAYER    run only the layers whose name contains this (for instruction counts under
+//!                      valgrind, benches/instructions.sh; ratios are then against the first of them)
 //!   PVM_BENCH_OUT      also write the results as markdown to this file
 
 mod abi;
 mod core;
 mod direct;
 mod external;
+mod halt_pc;
 mod layers;
 mod programs;
 mod rss;
@@ -119,6 +122,7 @@ fn main() {
     let rounds: usize = env_or("PVM_BENCH_ROUNDS", 11);
     let scale: f64 = env_or("PVM_BENCH_SCALE", 1.0);
     let only: String = env_or("PVM_BENCH_ONLY", String::new());
+    let only_layer: String = env_or("PVM_BENCH_LAYER", String::new());
     let large_program = programs::large_program(LARGE_PROGRAM_BLOCKS);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench");
     let (test_path, large_path) = programs::write_programs(&dir, &test_program, &large_program);
@@ -131,6 +135,13 @@ fn main() {
     );
     println!("{out}");
     for backend in [BackendKind::Interpreter, BackendKind::Compiler] {
+        let scenarios: Vec<Scenario> = Scenario::ALL
+            .into_iter()
+            .filter(|scenario| format!("{}/{}", scenario.name(), backend.name()).contains(&only))
+            .collect();
+        if scenarios.is_empty() {
+            continue;
+        }
         let (test, large) = (test_program.clone(), large_program.clone());
         let mut layers: Vec<Box<dyn Layer>> = vec![Box::new(threaded::Threaded::new(move || {
             Box::new(direct::Direct::new(backend, &test, &large))
@@ -144,12 +155,12 @@ fn main() {
         for runner in external::from_env(backend, &test_path, &large_path) {
             layers.push(Box::new(runner));
         }
-        for scenario in Scenario::ALL {
-            if format!("{}/{}", scenario.name(), backend.name()).contains(&only) {
-                bench_scenario(&mut out, scenario, backend, &mut layers, rounds, scale);
-            }
+        layers.retain(|layer| layer.name().contains(&only_layer));
+        for scenario in scenarios {
+            bench_scenario(&mut out, scenario, backend, &mut layers, rounds, scale);
         }
     }
+    halt_pc::bench(&mut out, &test_program, rounds, scale, &only);
     bench_memory(&mut out, &only);
     if let Ok(path) = std::env::var("PVM_BENCH_OUT") {
         std::fs::write(&path, &out).expect("writing PVM_BENCH_OUT");
