@@ -121,7 +121,8 @@
 #define PVM_SANDBOX_LINUX 1
 
 /**
- * Sandbox: in-process; experimental in polkavm (not production ready).
+ * Sandbox: in-process; experimental in polkavm (not production ready). Present when the library
+ * is built with its default feature `generic-sandbox`; otherwise engine creation fails.
  */
 #define PVM_SANDBOX_GENERIC 2
 

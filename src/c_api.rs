@@ -60,7 +60,8 @@ pub const PVM_BACKEND_INTERPRETER: u32 = 2;
 pub const PVM_SANDBOX_AUTO: u32 = 0;
 /// Sandbox: separate worker processes; dynamic paging needs userfaultfd.
 pub const PVM_SANDBOX_LINUX: u32 = 1;
-/// Sandbox: in-process; experimental in polkavm (not production ready).
+/// Sandbox: in-process; experimental in polkavm (not production ready). Present when the library
+/// is built with its default feature `generic-sandbox`; otherwise engine creation fails.
 pub const PVM_SANDBOX_GENERIC: u32 = 2;
 
 /// Core pinning of the host thread while it runs JIT code: pin to one core (polkavm's default).

@@ -132,7 +132,8 @@ Sandbox: separate worker processes; dynamic paging needs userfaultfd.
 const PVM_SANDBOX_LINUX = UInt32(1)
 
 """
-Sandbox: in-process; experimental in polkavm (not production ready).
+Sandbox: in-process; experimental in polkavm (not production ready). Present when the library
+is built with its default feature `generic-sandbox`; otherwise engine creation fails.
 """
 const PVM_SANDBOX_GENERIC = UInt32(2)
 
