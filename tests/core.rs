@@ -1,18 +1,12 @@
 //! The core Rust API, on both backends, against the shared test program.
 
+mod common;
+
+use common::{assemble, engines, TEST_PROGRAM};
 use polkavm_ffi::*;
 
-const TEST_PROGRAM: &str = include_str!("programs/test_program.pvmasm");
-
 fn blob() -> Vec<u8> {
-    polkavm::program::assemble(None, TEST_PROGRAM).expect("test program assembles")
-}
-
-fn engines() -> Vec<Engine> {
-    [Backend::Interpreter, Backend::Compiler]
-        .into_iter()
-        .map(|backend| Engine::new(&EngineConfig { backend, ..EngineConfig::default() }).expect("engine"))
-        .collect()
+    assemble(TEST_PROGRAM)
 }
 
 fn instance(engine: &Engine, config: &ModuleConfig) -> Instance {
@@ -221,15 +215,6 @@ fn freeing_in_any_order() {
     drop(module);
     assert_eq!(call(&mut vm, "add", &[1, 1]).status, Status::Halt);
     assert_eq!(vm.reg(Reg::A0), 2);
-}
-
-#[test]
-fn handles_are_thread_safe_as_documented() {
-    fn shared<T: Send + Sync>() {}
-    fn movable<T: Send>() {}
-    shared::<Engine>();
-    shared::<Module>();
-    movable::<Instance>();
 }
 
 #[test]

@@ -2,14 +2,15 @@
 //! and on the JIT with polkavm's generic sandbox (the JIT configuration that works without
 //! userfaultfd).
 
+mod common;
+
 use polkavm_ffi::polkavm::program::InstructionSet as _;
 use polkavm_ffi::polkavm::{ArcBytes, ProgramBlob};
 use polkavm_ffi::*;
 
 /// The Graypaper blob of a program written in polkavm's assembly.
 fn assemble(source: &str) -> Vec<u8> {
-    let container = polkavm::program::assemble(None, source).expect("program assembles");
-    let blob = ProgramBlob::parse(ArcBytes::from(container)).expect("container parses");
+    let blob = ProgramBlob::parse(ArcBytes::from(common::assemble(source))).expect("container parses");
     graypaper_blob(&blob).expect("jam_v1 has a Graypaper encoding")
 }
 

@@ -10,23 +10,13 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+mod common;
+
+use common::{assemble, engine, engines, TEST_PROGRAM};
 use polkavm_ffi::c_api::*;
 use polkavm_ffi::*;
 
-const TEST_PROGRAM: &str = include_str!("programs/test_program.pvmasm");
 const HOSTILE_PROGRAM: &str = include_str!("programs/hostile.pvmasm");
-
-fn assemble(source: &str) -> Vec<u8> {
-    polkavm::program::assemble(None, source).expect("program assembles")
-}
-
-fn engine(backend: Backend) -> Engine {
-    Engine::new(&EngineConfig { backend, ..EngineConfig::default() }).expect("engine")
-}
-
-fn engines() -> Vec<Engine> {
-    vec![engine(Backend::Interpreter), engine(Backend::Compiler)]
-}
 
 fn module(engine: &Engine, source: &str) -> Module {
     Module::new(engine, &assemble(source), &ModuleConfig::default()).expect("module")

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use polkavm_ffi::c_api::*;
 use polkavm_ffi::uniffi_api::{self, Backend, EngineConfig, HostError, HostHandler, ModuleConfig, PvmError};
 
-const TEST_PROGRAM: &str = include_str!("programs/test_program.pvmasm");
+mod common;
+
+use common::TEST_PROGRAM;
 
 fn last_error() -> String {
     unsafe { CStr::from_ptr(pvm_last_error()) }.to_str().unwrap().to_owned()
