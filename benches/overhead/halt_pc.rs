@@ -110,8 +110,9 @@ pub fn bench(out: &mut String, container: &[u8], rounds: usize, scale: f64, only
             BackendKind::Compiler => EngineConfig { backend: Backend::Compiler, sandbox: Sandbox::Generic, ..EngineConfig::default() },
         };
         let engine = Engine::new(&EngineConfig { allow_dynamic_paging: true, ..config }).expect("JAM engine");
-        let sum = polkavm_ffi::Module::new(&engine, container, &Default::default()).expect("module").export_pc("sum").expect("sum");
         let mut direct = Direct::new(backend, container);
+        // A Graypaper blob keeps the container's program counters.
+        let sum = direct.sum.0;
         let mut untracked = Jam::new(&engine, &code, sum, false);
         let mut tracked = Jam::new(&engine, &code, sum, true);
         let mut layers: Vec<(&str, Box<dyn FnMut(u64) -> u64 + '_>)> = vec![
@@ -120,19 +121,16 @@ pub fn bench(out: &mut String, container: &[u8], rounds: usize, scale: f64, only
             ("core, JAM module with halt_pc", Box::new(|n| tracked.sum(n))),
         ];
         let n = ((batch(backend) as f64 * scale).round() as u64).max(1);
-        let mut samples = vec![Vec::with_capacity(rounds); layers.len()];
         for (_, run) in layers.iter_mut() {
             check_sum(n, run(n));
         }
-        for round in 0..rounds {
-            for offset in 0..layers.len() {
-                let index = (round + offset) % layers.len();
-                let start = Instant::now();
-                let a0 = (layers[index].1)(n);
-                samples[index].push(start.elapsed().as_nanos() as f64);
-                check_sum(n, a0);
-            }
-        }
+        let samples = stats::interleaved_rounds(rounds, layers.len(), |index| {
+            let start = Instant::now();
+            let a0 = (layers[index].1)(n);
+            let elapsed = start.elapsed().as_nanos() as f64;
+            check_sum(n, a0);
+            elapsed
+        });
         let mut table = format!(
             "\n### halt_pc — {} (sum(n), n = {n}: ~{} instructions; {rounds} rounds; time per run)\n\n\
              | layer | median | ratio to floor |\n|---|---:|---:|\n",

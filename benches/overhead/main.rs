@@ -54,14 +54,8 @@ fn bench_scenario(
     for layer in layers.iter_mut() {
         layer.run(scenario, n);
     }
-    let mut samples = vec![Vec::with_capacity(rounds); layers.len()];
+    let samples = stats::interleaved_rounds(rounds, layers.len(), |index| layers[index].run(scenario, n));
     let mut out = String::new();
-    for round in 0..rounds {
-        for offset in 0..layers.len() {
-            let index = (round + offset) % layers.len();
-            samples[index].push(layers[index].run(scenario, n));
-        }
-    }
     let _ = writeln!(
         out,
         "\n### {} — {} (n = {n}, {rounds} rounds; time {})\n",

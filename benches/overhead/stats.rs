@@ -11,6 +11,20 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// `rounds` samples of each of `count` layers: each round takes one sample from every layer, in a
+/// rotating order, so that the floor and each layer see the same machine state. `sample(i)`
+/// measures layer i once.
+pub fn interleaved_rounds(rounds: usize, count: usize, mut sample: impl FnMut(usize) -> f64) -> Vec<Vec<f64>> {
+    let mut samples = vec![Vec::with_capacity(rounds); count];
+    for round in 0..rounds {
+        for offset in 0..count {
+            let index = (round + offset) % count;
+            samples[index].push(sample(index));
+        }
+    }
+    samples
+}
+
 /// The median of the per-round ratios `samples[i] / baseline[i]`: robust against the machine
 /// speeding up or slowing down between rounds, since both sides of a ratio share a round.
 pub fn median_ratio(samples: &[f64], baseline: &[f64]) -> f64 {
