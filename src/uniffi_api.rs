@@ -356,14 +356,14 @@ impl Instance {
 
     fn dispatch_host_calls(self: &Arc<Self>, handler: &Arc<dyn HostHandler>) -> Result<RunOutcome> {
         loop {
-            let (result, outcome) = {
+            let result = {
                 let mut state = self.lock();
                 let result = state.core.run()?;
-                (result, Self::outcome(&state, result))
+                if result.status != Status::Host {
+                    return Ok(Self::outcome(&state, result));
+                }
+                result
             };
-            if result.status != Status::Host {
-                return Ok(outcome);
-            }
             // The lock is released here so that the handler can use this instance.
             match handler.on_host_call(result.host_call, Arc::clone(self)) {
                 Ok(Some(value)) => self.lock().core.set_reg(Reg::A0, value),
