@@ -17,7 +17,7 @@ all: build
 build:
 	$(CARGO) build --release --lib --bins
 
-# Regenerates include/polkavm_ffi.h from src/c_api.rs (cargo test fails while it is stale), and
+# Regenerates include/polkavm_ffi.h from src/c_api/ (cargo test fails while it is stale), and
 # the Julia declarations from the header (test-julia fails while they are stale).
 header:
 	PVM_UPDATE_HEADER=1 $(CARGO) test --test header

@@ -10,7 +10,7 @@ fn committed_header_matches_the_source() {
     let mut generated = Vec::new();
     cbindgen::Builder::new()
         .with_config(config)
-        .with_src(root.join("src/c_api.rs"))
+        .with_src(root.join("src/c_api/mod.rs"))
         .generate()
         .expect("cbindgen failed")
         .write(&mut generated);
@@ -23,6 +23,6 @@ fn committed_header_matches_the_source() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "include/polkavm_ffi.h is out of date with src/c_api.rs: run `make header` and commit the result"
+        "include/polkavm_ffi.h is out of date with src/c_api/: run `make header` and commit the result"
     );
 }

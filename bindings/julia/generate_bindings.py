@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = ROOT / "include" / "polkavm_ffi.h"
-RUST_ABI = ROOT / "src" / "c_api.rs"
+RUST_ABI = ROOT / "src" / "c_api"
 OUTPUT = ROOT / "bindings" / "julia" / "PolkaVM" / "src" / "LibPolkaVM.jl"
 
 TYPE_NAMES = {
@@ -88,7 +88,7 @@ def parameter(text):
 
 
 def constant_types():
-    source = RUST_ABI.read_text() if RUST_ABI.exists() else ""
+    source = "".join(path.read_text() for path in sorted(RUST_ABI.glob("*.rs")))
     return {name: RUST_TO_JULIA.get(kind, "UInt32") for name, kind in re.findall(r"pub const (PVM_\w+): (\w+)", source)}
 
 

@@ -16,24 +16,24 @@ export PVM_ABI_VERSION, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG, PVM_S
        PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_PC_NONE, PVM_BACKEND_AUTO, PVM_BACKEND_COMPILER,
        PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO, PVM_SANDBOX_LINUX, PVM_SANDBOX_GENERIC,
        PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX, PVM_CORE_PINNING_DISABLED,
-       PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC, PVM_GAS_METERING_ASYNC,
-       PVM_DOOM_FRAMEBUFFER_SIZE, PVM_DOOM_RGB24_SIZE, PVM_ISA_JAM_V1, PVM_ISA_REVIVE_V1,
-       PVM_ISA_LATEST32, PVM_ISA_LATEST64, PvmEngineConfig, PvmEngine, PvmModuleConfig, PvmModule,
-       PvmMemoryInfo, PvmInstance, PvmResult, PvmJamConfig, pvm_last_error, pvm_clear_last_error,
+       PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC, PVM_GAS_METERING_ASYNC, PVM_ISA_JAM_V1,
+       PVM_ISA_REVIVE_V1, PVM_ISA_LATEST32, PVM_ISA_LATEST64, PVM_DOOM_FRAMEBUFFER_SIZE,
+       PVM_DOOM_RGB24_SIZE, PvmEngineConfig, PvmEngine, PvmInstance, PvmModule, PvmResult,
+       PvmJamConfig, PvmModuleConfig, PvmMemoryInfo, pvm_last_error, pvm_clear_last_error,
        pvm_version, pvm_abi_version, pvm_engine_config_default, pvm_engine_new_with_config,
        pvm_engine_new, pvm_engine_new_interpreter, pvm_engine_backend, pvm_engine_free,
+       pvm_instance_new, pvm_instance_free, pvm_instance_reset, pvm_instance_set_gas,
+       pvm_instance_get_gas, pvm_instance_set_reg, pvm_instance_get_reg, pvm_instance_get_regs,
+       pvm_instance_set_regs, pvm_instance_get_pc, pvm_instance_get_next_pc, pvm_instance_set_pc,
+       pvm_instance_prepare_call, pvm_instance_prepare_call_args, pvm_instance_run,
+       pvm_instance_run_checked, pvm_instance_fault_address, pvm_instance_read_memory,
+       pvm_instance_write_memory, pvm_instance_sbrk, pvm_instance_heap_size,
+       pvm_jam_config_default, pvm_module_new_jam, pvm_instance_map_pages,
+       pvm_instance_protect_pages, pvm_instance_free_pages, pvm_instance_get_graypaper_pc,
        pvm_module_config_default, pvm_module_new_with_config, pvm_module_new, pvm_module_new_step,
        pvm_module_free, pvm_module_memory_info, pvm_module_exports_count, pvm_module_export_name,
        pvm_module_export_pc, pvm_module_find_export, pvm_module_imports_count,
-       pvm_module_import_name, pvm_instance_new, pvm_instance_free, pvm_instance_reset,
-       pvm_instance_set_gas, pvm_instance_get_gas, pvm_instance_set_reg, pvm_instance_get_reg,
-       pvm_instance_get_regs, pvm_instance_set_regs, pvm_instance_get_pc, pvm_instance_get_next_pc,
-       pvm_instance_set_pc, pvm_instance_prepare_call, pvm_instance_prepare_call_args,
-       pvm_instance_run, pvm_instance_run_checked, pvm_instance_fault_address,
-       pvm_instance_read_memory, pvm_instance_write_memory, pvm_instance_sbrk,
-       pvm_instance_heap_size, pvm_instance_read_framebuffer_rgb24, pvm_jam_config_default,
-       pvm_module_new_jam, pvm_instance_map_pages, pvm_instance_protect_pages,
-       pvm_instance_free_pages, pvm_instance_get_graypaper_pc, C_LAYOUTS, libpolkavm
+       pvm_module_import_name, pvm_instance_read_framebuffer_rgb24, C_LAYOUTS, libpolkavm
 
 """
 Version of this C ABI; grows when functions are added.
@@ -169,16 +169,6 @@ polkavm 0.37's JIT never stops a looping guest under it, which would hang the ho
 const PVM_GAS_METERING_ASYNC = UInt32(2)
 
 """
-Size of a Doom framebuffer: 1 header byte, a 256-entry RGB palette, 320x200 palette indices.
-"""
-const PVM_DOOM_FRAMEBUFFER_SIZE = UInt32(64769)
-
-"""
-Size of the RGB24 image `pvm_instance_read_framebuffer_rgb24` writes.
-"""
-const PVM_DOOM_RGB24_SIZE = UInt32(192000)
-
-"""
 Instruction set: the current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
 """
 const PVM_ISA_JAM_V1 = UInt32(0)
@@ -201,19 +191,29 @@ blob is polkavm's own code-and-jump-table encoding for it.
 const PVM_ISA_LATEST64 = UInt32(3)
 
 """
+Size of a Doom framebuffer: 1 header byte, a 256-entry RGB palette, 320x200 palette indices.
+"""
+const PVM_DOOM_FRAMEBUFFER_SIZE = UInt32(64769)
+
+"""
+Size of the RGB24 image `pvm_instance_read_framebuffer_rgb24` writes.
+"""
+const PVM_DOOM_RGB24_SIZE = UInt32(192000)
+
+"""
 An engine: backend, sandbox and worker pool. May be shared between threads.
 """
 const PvmEngine = Ptr{Cvoid}
 
 """
-A loaded program. May be shared between threads.
-"""
-const PvmModule = Ptr{Cvoid}
-
-"""
 A running copy of a module. May be moved between threads, never used by two at once.
 """
 const PvmInstance = Ptr{Cvoid}
+
+"""
+A loaded program. May be shared between threads.
+"""
+const PvmModule = Ptr{Cvoid}
 
 """
 Engine settings. Start from `pvm_engine_config_default()`, then change fields.
@@ -224,6 +224,32 @@ struct PvmEngineConfig
     worker_count::UInt32
     allow_dynamic_paging::UInt32
     core_pinning::UInt32
+    reserved::NTuple{3,UInt32}
+end
+
+"""
+The outcome of `pvm_instance_run`. 24 bytes: offsets 0, 8, 16.
+"""
+struct PvmResult
+    status::UInt32
+    gas_remaining::Int64
+    host_call::UInt32
+end
+
+"""
+How `pvm_module_new_jam` loads a Graypaper program blob. Start from `pvm_jam_config_default()`,
+then change fields.
+"""
+struct PvmJamConfig
+    isa::UInt32
+    gas_metering::UInt32
+    page_size::UInt32
+    ro_data_size::UInt32
+    rw_data_size::UInt32
+    stack_size::UInt32
+    aux_data_size::UInt32
+    halt_pc::UInt32
+    step_tracing::UInt32
     reserved::NTuple{3,UInt32}
 end
 
@@ -254,42 +280,16 @@ struct PvmMemoryInfo
 end
 
 """
-The outcome of `pvm_instance_run`. 24 bytes: offsets 0, 8, 16.
-"""
-struct PvmResult
-    status::UInt32
-    gas_remaining::Int64
-    host_call::UInt32
-end
-
-"""
-How `pvm_module_new_jam` loads a Graypaper program blob. Start from `pvm_jam_config_default()`,
-then change fields.
-"""
-struct PvmJamConfig
-    isa::UInt32
-    gas_metering::UInt32
-    page_size::UInt32
-    ro_data_size::UInt32
-    rw_data_size::UInt32
-    stack_size::UInt32
-    aux_data_size::UInt32
-    halt_pc::UInt32
-    step_tracing::UInt32
-    reserved::NTuple{3,UInt32}
-end
-
-"""
 The C layout of each struct: its size in bytes and the byte offset of each field. Loading the
 package fails if Julia lays a struct out differently; tests/julia_abi checks these numbers
 against the C compiler.
 """
 const C_LAYOUTS = (
     PvmEngineConfig => (32, (0, 4, 8, 12, 16, 20)),
-    PvmModuleConfig => (32, (0, 4, 8, 12, 16, 20, 24)),
-    PvmMemoryInfo => (28, (0, 4, 8, 12, 16, 20, 24)),
     PvmResult => (24, (0, 8, 16)),
     PvmJamConfig => (48, (0, 4, 8, 12, 16, 20, 24, 28, 32, 36)),
+    PvmModuleConfig => (32, (0, 4, 8, 12, 16, 20, 24)),
+    PvmMemoryInfo => (28, (0, 4, 8, 12, 16, 20, 24)),
 )
 
 for (T, (size, offsets)) in C_LAYOUTS
@@ -353,75 +353,6 @@ pvm_engine_backend(engine) = ccall((:pvm_engine_backend, libpolkavm()), UInt32, 
 Frees an engine. Modules and instances made from it stay usable. NULL is ignored.
 """
 pvm_engine_free(engine) = ccall((:pvm_engine_free, libpolkavm()), Cvoid, (PvmEngine,), engine)
-
-"""
-Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
-pages, no aux data, not strict.
-"""
-pvm_module_config_default() = ccall((:pvm_module_config_default, libpolkavm()), PvmModuleConfig, ())
-
-"""
-Loads a PolkaVM program blob (`len` bytes at `blob`, copied) with the given settings. NULL on
-failure: NULL engine or config, NULL blob with non-zero length, an empty, corrupt or truncated
-blob, settings the engine cannot honour. Free with `pvm_module_free`.
-"""
-pvm_module_new_with_config(engine, blob, len, config) = ccall((:pvm_module_new_with_config, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmModuleConfig}), engine, blob, len, config)
-
-"""
-Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_with_config`).
-"""
-pvm_module_new(engine, blob, len) = ccall((:pvm_module_new, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
-
-"""
-Like `pvm_module_new`, plus step tracing: every run stops with `PVM_STATUS_STEP` after each
-instruction.
-"""
-pvm_module_new_step(engine, blob, len) = ccall((:pvm_module_new_step, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
-
-"""
-Frees a module. Instances made from it stay usable. NULL is ignored.
-"""
-pvm_module_free(module_) = ccall((:pvm_module_free, libpolkavm()), Cvoid, (PvmModule,), module_)
-
-"""
-The module's memory layout; all zero for a NULL or invalid handle.
-"""
-pvm_module_memory_info(module_) = ccall((:pvm_module_memory_info, libpolkavm()), PvmMemoryInfo, (PvmModule,), module_)
-
-"""
-Number of exports; 0 for a NULL or invalid handle.
-"""
-pvm_module_exports_count(module_) = ccall((:pvm_module_exports_count, libpolkavm()), UInt32, (PvmModule,), module_)
-
-"""
-Copies at most `buf_len` bytes of export `index`'s name (not NUL-terminated) into `buf` and
-returns the full name length. `buf` may be NULL when `buf_len` is 0 (to query the length).
--1 if there is no such export, or on a NULL handle, or NULL `buf` with non-zero `buf_len`.
-"""
-pvm_module_export_name(module_, index, buf, buf_len) = ccall((:pvm_module_export_name, libpolkavm()), Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
-
-"""
-Program counter of export `index`; `PVM_PC_NONE` if there is no such export or the handle is
-NULL.
-"""
-pvm_module_export_pc(module_, index) = ccall((:pvm_module_export_pc, libpolkavm()), UInt32, (PvmModule, UInt32), module_, index)
-
-"""
-Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
-NULL `name` with non-zero length).
-"""
-pvm_module_find_export(module_, name, name_len) = ccall((:pvm_module_find_export, libpolkavm()), Int32, (PvmModule, Ptr{UInt8}, Csize_t), module_, name, name_len)
-
-"""
-Number of imports (host functions the program may call: `ecalli N` calls import N); 0 for a
-NULL or invalid handle.
-"""
-pvm_module_imports_count(module_) = ccall((:pvm_module_imports_count, libpolkavm()), UInt32, (PvmModule,), module_)
-
-"""
-Like `pvm_module_export_name`, for import `index`.
-"""
-pvm_module_import_name(module_, index, buf, buf_len) = ccall((:pvm_module_import_name, libpolkavm()), Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
 
 """
 A new instance of `module` (the engine must be the one the module was loaded with), with
@@ -547,15 +478,6 @@ Current heap size in bytes; 0 with a last error under dynamic paging or on a NUL
 pvm_instance_heap_size(instance) = ccall((:pvm_instance_heap_size, libpolkavm()), UInt32, (PvmInstance,), instance)
 
 """
-Only in libraries built with `PVM_FEATURE_DOOM`.
-
-Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
-(`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
-the memory is unreadable, or a pointer or handle is NULL.
-"""
-pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len) = ccall((:pvm_instance_read_framebuffer_rgb24, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, fb_addr, fb_size, rgb, rgb_len)
-
-"""
 Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
 no halt-pc tracking, no step tracing.
 """
@@ -599,5 +521,83 @@ that jumped to the halt address, known only for modules loaded with `halt_pc` or
 `PVM_PC_NONE` when unknown (before any run, an untracked halt) or on a NULL handle.
 """
 pvm_instance_get_graypaper_pc(instance) = ccall((:pvm_instance_get_graypaper_pc, libpolkavm()), UInt32, (PvmInstance,), instance)
+
+"""
+Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
+pages, no aux data, not strict.
+"""
+pvm_module_config_default() = ccall((:pvm_module_config_default, libpolkavm()), PvmModuleConfig, ())
+
+"""
+Loads a PolkaVM program blob (`len` bytes at `blob`, copied) with the given settings. NULL on
+failure: NULL engine or config, NULL blob with non-zero length, an empty, corrupt or truncated
+blob, settings the engine cannot honour. Free with `pvm_module_free`.
+"""
+pvm_module_new_with_config(engine, blob, len, config) = ccall((:pvm_module_new_with_config, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmModuleConfig}), engine, blob, len, config)
+
+"""
+Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_with_config`).
+"""
+pvm_module_new(engine, blob, len) = ccall((:pvm_module_new, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
+
+"""
+Like `pvm_module_new`, plus step tracing: every run stops with `PVM_STATUS_STEP` after each
+instruction.
+"""
+pvm_module_new_step(engine, blob, len) = ccall((:pvm_module_new_step, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
+
+"""
+Frees a module. Instances made from it stay usable. NULL is ignored.
+"""
+pvm_module_free(module_) = ccall((:pvm_module_free, libpolkavm()), Cvoid, (PvmModule,), module_)
+
+"""
+The module's memory layout; all zero for a NULL or invalid handle.
+"""
+pvm_module_memory_info(module_) = ccall((:pvm_module_memory_info, libpolkavm()), PvmMemoryInfo, (PvmModule,), module_)
+
+"""
+Number of exports; 0 for a NULL or invalid handle.
+"""
+pvm_module_exports_count(module_) = ccall((:pvm_module_exports_count, libpolkavm()), UInt32, (PvmModule,), module_)
+
+"""
+Copies at most `buf_len` bytes of export `index`'s name (not NUL-terminated) into `buf` and
+returns the full name length. `buf` may be NULL when `buf_len` is 0 (to query the length).
+-1 if there is no such export, or on a NULL handle, or NULL `buf` with non-zero `buf_len`.
+"""
+pvm_module_export_name(module_, index, buf, buf_len) = ccall((:pvm_module_export_name, libpolkavm()), Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
+
+"""
+Program counter of export `index`; `PVM_PC_NONE` if there is no such export or the handle is
+NULL.
+"""
+pvm_module_export_pc(module_, index) = ccall((:pvm_module_export_pc, libpolkavm()), UInt32, (PvmModule, UInt32), module_, index)
+
+"""
+Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
+NULL `name` with non-zero length).
+"""
+pvm_module_find_export(module_, name, name_len) = ccall((:pvm_module_find_export, libpolkavm()), Int32, (PvmModule, Ptr{UInt8}, Csize_t), module_, name, name_len)
+
+"""
+Number of imports (host functions the program may call: `ecalli N` calls import N); 0 for a
+NULL or invalid handle.
+"""
+pvm_module_imports_count(module_) = ccall((:pvm_module_imports_count, libpolkavm()), UInt32, (PvmModule,), module_)
+
+"""
+Like `pvm_module_export_name`, for import `index`.
+"""
+pvm_module_import_name(module_, index, buf, buf_len) = ccall((:pvm_module_import_name, libpolkavm()), Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
+
+"""
+Only in libraries built with `PVM_FEATURE_DOOM`.
+
+Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
+(`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
+the memory is unreadable, or a pointer or handle is NULL.
+"""
+pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len) = ccall((:pvm_instance_read_framebuffer_rgb24, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, fb_addr, fb_size, rgb, rgb_len)
 
 end # module

@@ -1,0 +1,381 @@
+//! The `pvm_*` C ABI. Names, signatures, status codes, register numbers and struct layouts are a
+//! contract with existing C and Julia users: add to it, never change it.
+//!
+//! Every function catches panics, checks its handles and arguments, and reports failure through
+//! its return value plus a message for `pvm_last_error`.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::engine::{Backend, CorePinning, Engine, EngineConfig, Sandbox};
+use crate::error::{panic_message, Error, Result};
+use crate::instance::{Instance, Reg, RunResult, Status, MAX_ARGS, REG_COUNT};
+use crate::jam::{InstructionSet, JamConfig};
+use crate::module::{GasMetering, Module, ModuleConfig};
+
+mod engine;
+mod instance;
+mod jam;
+mod module;
+#[cfg(feature = "doom")]
+mod doom;
+
+pub use engine::*;
+pub use instance::*;
+pub use jam::*;
+pub use module::*;
+#[cfg(feature = "doom")]
+pub use doom::*;
+
+/// Version of this C ABI; grows when functions are added.
+pub const PVM_ABI_VERSION: u32 = 1;
+
+/// Run status: the program returned to the host.
+pub const PVM_STATUS_HALT: u32 = 0;
+/// Run status: the program trapped, or the run failed on the host side (see `pvm_last_error`).
+pub const PVM_STATUS_PANIC: u32 = 1;
+/// Run status: out of gas.
+pub const PVM_STATUS_OOG: u32 = 2;
+/// Run status: memory access violation (dynamic paging); see `pvm_instance_fault_address`.
+pub const PVM_STATUS_FAULT: u32 = 3;
+/// Run status: `ecalli`; the number is in `host_call`. Running again resumes after it.
+pub const PVM_STATUS_HOST: u32 = 4;
+/// Run status: one instruction executed (step-tracing modules).
+pub const PVM_STATUS_STEP: u32 = 5;
+
+pub const PVM_REG_RA: u32 = 0;
+pub const PVM_REG_SP: u32 = 1;
+pub const PVM_REG_T0: u32 = 2;
+pub const PVM_REG_T1: u32 = 3;
+pub const PVM_REG_T2: u32 = 4;
+pub const PVM_REG_S0: u32 = 5;
+pub const PVM_REG_S1: u32 = 6;
+pub const PVM_REG_A0: u32 = 7;
+pub const PVM_REG_A1: u32 = 8;
+pub const PVM_REG_A2: u32 = 9;
+pub const PVM_REG_A3: u32 = 10;
+pub const PVM_REG_A4: u32 = 11;
+pub const PVM_REG_A5: u32 = 12;
+/// Number of registers.
+pub const PVM_REG_COUNT: u32 = 13;
+
+/// Returned where a program counter is expected but there is none.
+pub const PVM_PC_NONE: u32 = u32::MAX;
+
+/// Backend: the JIT where the platform supports it, the interpreter otherwise.
+pub const PVM_BACKEND_AUTO: u32 = 0;
+/// Backend: the JIT (polkavm's recompiler).
+pub const PVM_BACKEND_COMPILER: u32 = 1;
+/// Backend: the interpreter.
+pub const PVM_BACKEND_INTERPRETER: u32 = 2;
+
+/// Sandbox: polkavm's choice (Linux sandbox on Linux).
+pub const PVM_SANDBOX_AUTO: u32 = 0;
+/// Sandbox: separate worker processes; dynamic paging needs userfaultfd.
+pub const PVM_SANDBOX_LINUX: u32 = 1;
+/// Sandbox: in-process; experimental in polkavm (not production ready). Present when the library
+/// is built with its default feature `generic-sandbox`; otherwise engine creation fails.
+pub const PVM_SANDBOX_GENERIC: u32 = 2;
+
+/// Core pinning of the host thread while it runs JIT code: pin to one core (polkavm's default).
+pub const PVM_CORE_PINNING_CORE: u32 = 0;
+/// Core pinning: pin to one CCX.
+pub const PVM_CORE_PINNING_CCX: u32 = 1;
+/// Core pinning: leave thread affinity alone.
+pub const PVM_CORE_PINNING_DISABLED: u32 = 2;
+
+/// Gas metering: none (runs never stop for gas).
+pub const PVM_GAS_METERING_NONE: u32 = 0;
+/// Gas metering: exact.
+pub const PVM_GAS_METERING_SYNC: u32 = 1;
+/// Gas metering: polkavm's asynchronous metering, accepted but run as `PVM_GAS_METERING_SYNC`:
+/// polkavm 0.37's JIT never stops a looping guest under it, which would hang the host.
+pub const PVM_GAS_METERING_ASYNC: u32 = 2;
+
+/// Opaque engine object; use through `PvmEngine`.
+pub struct PvmEngineObject(());
+/// Opaque module object; use through `PvmModule`.
+pub struct PvmModuleObject(());
+/// Opaque instance object; use through `PvmInstance`.
+pub struct PvmInstanceObject(());
+
+/// An engine: backend, sandbox and worker pool. May be shared between threads.
+pub type PvmEngine = *mut PvmEngineObject;
+/// A loaded program. May be shared between threads.
+pub type PvmModule = *mut PvmModuleObject;
+/// A running copy of a module. May be moved between threads, never used by two at once.
+pub type PvmInstance = *mut PvmInstanceObject;
+
+/// The outcome of `pvm_instance_run`. 24 bytes: offsets 0, 8, 16.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PvmResult {
+    /// One of `PVM_STATUS_*`.
+    pub status: u32,
+    /// Gas left after the run (negative after running out with some backends).
+    pub gas_remaining: i64,
+    /// The `ecalli` number when `status` is `PVM_STATUS_HOST`, otherwise 0.
+    pub host_call: u32,
+}
+
+/// Where the program's memory regions lie. 7 x uint32_t, returned by value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PvmMemoryInfo {
+    pub ro_data_address: u32,
+    pub ro_data_size: u32,
+    pub rw_data_address: u32,
+    pub rw_data_size: u32,
+    pub stack_address_low: u32,
+    pub stack_address_high: u32,
+    pub heap_base: u32,
+}
+
+/// Engine settings. Start from `pvm_engine_config_default()`, then change fields.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PvmEngineConfig {
+    /// One of `PVM_BACKEND_*`.
+    pub backend: u32,
+    /// One of `PVM_SANDBOX_*` (JIT only).
+    pub sandbox: u32,
+    /// Sandbox worker processes kept ready for new instances (JIT only); default 2.
+    pub worker_count: u32,
+    /// Non-zero to allow modules with dynamic paging (JAM mode). With the Linux sandbox this
+    /// needs userfaultfd (`sysctl vm.unprivileged_userfaultfd=1` for unprivileged processes).
+    pub allow_dynamic_paging: u32,
+    /// One of `PVM_CORE_PINNING_*` (JIT with the Linux sandbox only).
+    pub core_pinning: u32,
+    /// Must be zero; room for future settings.
+    pub reserved: [u32; 3],
+}
+
+/// Module settings. Start from `pvm_module_config_default()`, then change fields.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PvmModuleConfig {
+    /// One of `PVM_GAS_METERING_*`; default sync.
+    pub gas_metering: u32,
+    /// Non-zero: stop with `PVM_STATUS_STEP` after every instruction.
+    pub step_tracing: u32,
+    /// Non-zero: the host maps memory page by page; unmapped accesses stop with `PVM_STATUS_FAULT`.
+    pub dynamic_paging: u32,
+    /// Page size in bytes: a power of two, at least 4096; default 4096.
+    pub page_size: u32,
+    /// Size of the auxiliary data region in bytes; default 0.
+    pub aux_data_size: u32,
+    /// Non-zero: reject programs with invalid imports, exports or jump table entries.
+    pub strict: u32,
+    /// Must be zero; room for future settings.
+    pub reserved: [u32; 2],
+}
+
+const _: () = {
+    assert!(PVM_STATUS_HALT == Status::Halt as u32 && PVM_STATUS_PANIC == Status::Panic as u32);
+    assert!(PVM_STATUS_OOG == Status::OutOfGas as u32 && PVM_STATUS_FAULT == Status::Fault as u32);
+    assert!(PVM_STATUS_HOST == Status::Host as u32 && PVM_STATUS_STEP == Status::Step as u32);
+    assert!(PVM_REG_COUNT as usize == REG_COUNT && PVM_REG_A5 == Reg::A5 as u32 && PVM_REG_RA == Reg::RA as u32);
+};
+
+const ENGINE_TAG: u64 = 0x5056_4d5f_454e_4731; // "PVM_ENG1"
+const MODULE_TAG: u64 = 0x5056_4d5f_4d4f_4431; // "PVM_MOD1"
+const INSTANCE_TAG: u64 = 0x5056_4d5f_494e_5331; // "PVM_INS1"
+const FREED_TAG: u64 = 0x5056_4d5f_4652_4545; // "PVM_FREE"
+
+/// What a handle points to. The tag catches NULL-adjacent mistakes in untyped bindings (a module
+/// passed as an instance from Julia's `Ptr{Cvoid}`) and most double frees.
+#[repr(C)]
+struct Handle<T> {
+    tag: u64,
+    value: T,
+}
+
+fn into_handle<T, H>(tag: u64, value: T) -> *mut H {
+    Box::into_raw(Box::new(Handle { tag, value })).cast()
+}
+
+#[inline(always)]
+unsafe fn handle_ref<'a, T, H>(handle: *mut H, tag: u64, what: &str) -> Result<&'a mut T> {
+    let handle = handle.cast::<Handle<T>>();
+    if handle.is_null() || (*handle).tag != tag {
+        return Err(bad_handle(handle.is_null(), what));
+    }
+    Ok(&mut (*handle).value)
+}
+
+// Error paths stay out of line so that the checks on the hot path (registers, gas, run) cost a
+// few instructions and no stack frame.
+#[cold]
+#[inline(never)]
+fn bad_handle(is_null: bool, what: &str) -> Error {
+    if is_null {
+        Error::invalid_argument(format!("{what} handle is NULL"))
+    } else {
+        Error::invalid_argument(format!("{what} handle is not a live {what} (already freed, or another kind of handle)"))
+    }
+}
+
+unsafe fn free_handle<T, H>(handle: *mut H, tag: u64, what: &str) -> Result<()> {
+    handle_ref::<T, H>(handle, tag, what)?;
+    let mut boxed = Box::from_raw(handle.cast::<Handle<T>>());
+    boxed.tag = FREED_TAG;
+    drop(boxed);
+    Ok(())
+}
+
+unsafe fn engine_arg<'a>(handle: PvmEngine) -> Result<&'a mut Engine> {
+    handle_ref(handle, ENGINE_TAG, "engine")
+}
+
+unsafe fn module_arg<'a>(handle: PvmModule) -> Result<&'a mut Module> {
+    handle_ref(handle, MODULE_TAG, "module")
+}
+
+unsafe fn instance_arg<'a>(handle: PvmInstance) -> Result<&'a mut Instance> {
+    handle_ref(handle, INSTANCE_TAG, "instance")
+}
+
+unsafe fn bytes<'a>(data: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        Ok(&[])
+    } else if data.is_null() {
+        Err(Error::invalid_argument(format!("{what} is NULL but its length is {len}")))
+    } else {
+        Ok(std::slice::from_raw_parts(data, len))
+    }
+}
+
+unsafe fn bytes_mut<'a>(data: *mut u8, len: usize, what: &str) -> Result<&'a mut [u8]> {
+    if len == 0 {
+        Ok(&mut [])
+    } else if data.is_null() {
+        Err(Error::invalid_argument(format!("{what} is NULL but its length is {len}")))
+    } else {
+        Ok(std::slice::from_raw_parts_mut(data, len))
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+pub(crate) fn set_last_error(message: &str) {
+    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+}
+
+/// Runs an ABI function body: a failure or a caught panic records its message and yields `on_error`.
+#[inline(always)]
+fn guard<T>(on_error: T, body: impl FnOnce() -> Result<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            record_error(error);
+            on_error
+        }
+        Err(payload) => {
+            record_panic(payload);
+            on_error
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn record_error(error: Error) {
+    set_last_error(error.message());
+}
+
+#[cold]
+#[inline(never)]
+fn record_panic(payload: Box<dyn std::any::Any + Send>) {
+    set_last_error(&format!("internal error: polkavm-ffi panicked: {}", panic_message(&*payload)));
+}
+
+fn status_flag(value: u32, what: &str) -> Result<bool> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(Error::invalid_argument(format!("{what} must be 0 or 1, not {value}"))),
+    }
+}
+
+fn nth<'a, T>(items: &'a [T], index: u32, what: &str) -> Result<&'a T> {
+    items
+        .get(index as usize)
+        .ok_or_else(|| Error::invalid_argument(format!("{what} {index} out of range (the module has {})", items.len())))
+}
+
+fn copy_name(name: &[u8], buf: *mut u8, buf_len: u32) -> Result<i32> {
+    let out = unsafe { bytes_mut(buf, buf_len as usize, "buf")? };
+    let count = name.len().min(out.len());
+    out[..count].copy_from_slice(&name[..count]);
+    Ok(name.len() as i32)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Library
+
+/// The message of the last failure on this thread, as a NUL-terminated UTF-8 string; "" if none
+/// has happened yet. Valid until the next `pvm_*` call on this thread. Successful calls do not
+/// clear it: consult it only right after a call reported failure. Never NULL.
+#[no_mangle]
+pub extern "C" fn pvm_last_error() -> *const c_char {
+    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+/// Empties this thread's last error, so that a call which reports failure only through it (the
+/// `void` functions, or a result that can also be a real value, like 0 from
+/// `pvm_instance_heap_size`) can be checked: clear, call, then test `pvm_last_error()[0]`.
+#[no_mangle]
+pub extern "C" fn pvm_clear_last_error() {
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = CString::default());
+}
+
+/// A static NUL-terminated string naming this library's and polkavm's versions. Never NULL.
+#[no_mangle]
+pub extern "C" fn pvm_version() -> *const c_char {
+    concat!("polkavm-ffi ", env!("CARGO_PKG_VERSION"), " (polkavm 0.37)\0").as_ptr().cast()
+}
+
+/// `PVM_ABI_VERSION` of the library actually loaded.
+#[no_mangle]
+pub extern "C" fn pvm_abi_version() -> u32 {
+    PVM_ABI_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last_error() -> String {
+        unsafe { CStr::from_ptr(pvm_last_error()) }.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_panic_never_crosses_the_boundary() {
+        assert_eq!(guard(-1, || -> Result<i32> { panic!("boom") }), -1);
+        assert_eq!(last_error(), "internal error: polkavm-ffi panicked: boom");
+        assert_eq!(guard(-1, || Ok(5)), 5);
+    }
+
+    #[test]
+    fn last_error_is_per_thread() {
+        set_last_error("main thread");
+        std::thread::spawn(|| {
+            assert_eq!(last_error(), "");
+            set_last_error("other thread");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last_error(), "main thread");
+    }
+
+    #[test]
+    fn messages_with_nul_bytes_are_kept() {
+        set_last_error("bad\0name");
+        assert_eq!(last_error(), "bad\\0name");
+    }
+}

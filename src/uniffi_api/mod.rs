@@ -1,0 +1,119 @@
+//! The UniFFI API behind the Python, Kotlin and Swift bindings: a thin face over the core
+//! [`crate::Engine`], [`crate::Module`] and [`crate::Instance`], with the same semantics and
+//! error messages as the C ABI.
+//!
+//! UniFFI calls cost microseconds each, so the API is coarse: bulk register and memory
+//! transfers, runs that return the register file, and [`Instance::call`], which runs to
+//! completion and dispatches every host call to a foreign [`HostHandler`].
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::ErrorKind;
+use crate::{MemoryInfo, Reg, RunResult, Status};
+
+mod engine;
+mod instance;
+mod jam;
+mod module;
+
+pub use engine::*;
+pub use instance::*;
+pub use jam::*;
+pub use module::*;
+
+/// Every failure of the API. The text is the same message the C ABI gives in `pvm_last_error`.
+#[derive(Debug, uniffi::Error)]
+#[uniffi(flat_error)]
+pub enum PvmError {
+    /// An argument was out of range or otherwise unusable.
+    InvalidArgument(String),
+    /// The bytes given as a program are not a loadable program.
+    InvalidProgram(String),
+    /// The requested configuration is not available on this machine or build.
+    Unsupported(String),
+    /// polkavm could not create an engine, module or instance (sandbox, system limits).
+    Setup(String),
+    /// A guest memory access requested by the host failed.
+    Memory(String),
+    /// The call is not valid in the instance's current state.
+    WrongState(String),
+    /// polkavm panicked; the panic was caught and the process is unharmed.
+    Panic(String),
+    /// A host-call handler aborted the run.
+    HostAborted(String),
+}
+
+impl std::fmt::Display for PvmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (PvmError::InvalidArgument(message)
+        | PvmError::InvalidProgram(message)
+        | PvmError::Unsupported(message)
+        | PvmError::Setup(message)
+        | PvmError::Memory(message)
+        | PvmError::WrongState(message)
+        | PvmError::Panic(message)
+        | PvmError::HostAborted(message)) = self;
+        f.write_str(message)
+    }
+}
+
+impl std::error::Error for PvmError {}
+
+impl From<crate::Error> for PvmError {
+    fn from(error: crate::Error) -> Self {
+        let message = error.message().to_owned();
+        match error.kind() {
+            ErrorKind::InvalidArgument => PvmError::InvalidArgument(message),
+            ErrorKind::InvalidProgram => PvmError::InvalidProgram(message),
+            ErrorKind::Unsupported => PvmError::Unsupported(message),
+            ErrorKind::Setup => PvmError::Setup(message),
+            ErrorKind::Memory => PvmError::Memory(message),
+            ErrorKind::WrongState => PvmError::WrongState(message),
+            ErrorKind::Panic => PvmError::Panic(message),
+            ErrorKind::HostAborted => PvmError::HostAborted(message),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, PvmError>;
+
+/// What a [`HostHandler`] raises to abort the run; any other exception it raises aborts it too.
+#[derive(Debug, uniffi::Error)]
+pub enum HostError {
+    Abort { reason: String },
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let HostError::Abort { reason } = self;
+        f.write_str(reason)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Any other exception a handler raises: its one-line description (Kotlin adds its stack trace
+/// on further lines, Python gives `repr(exception)`).
+impl From<uniffi::UnexpectedUniFFICallbackError> for HostError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        let reason = error.reason.lines().next().unwrap_or_default().to_owned();
+        HostError::Abort { reason }
+    }
+}
+
+/// The library's and polkavm's versions, as `pvm_version` gives them.
+#[uniffi::export]
+pub fn version() -> String {
+    let text = unsafe { std::ffi::CStr::from_ptr(crate::c_api::pvm_version()) };
+    text.to_string_lossy().into_owned()
+}
+
+/// Assembles polkavm's text assembly (a `%isa = jam_v1` program) into a program blob.
+#[uniffi::export]
+pub fn assemble(source: String) -> Result<Vec<u8>> {
+    crate::error::catch_panic("assembling", || {
+        crate::polkavm::program::assemble(None, &source)
+            .map_err(|error| crate::Error::new(ErrorKind::InvalidProgram, format!("assembly failed: {error}")))
+    })
+    .map_err(PvmError::from)
+}
