@@ -53,6 +53,29 @@ test-c-valgrind: test-c
 	  --show-leak-kinds=definite,indirect,possible \
 	  $(C_BUILD)/c_abi_test $(abspath $(PROGRAMS))
 
+# The portable library: built against glibc 2.17 with cargo-zigbuild and ziglang (both from PyPI,
+# installed into target/zig, not system-wide), without debug info, with the SONAME
+# libpolkavm_ffi.so.1; packaging/check_glibc.sh fails it if it needs anything newer than 2.17.
+# Julia 1.5 (Debian 11) and the release artifacts load this one.
+ZIG_VENV := target/zig/venv
+PORTABLE_GLIBC := 2.17
+PORTABLE_SONAME := libpolkavm_ffi.so.1
+PORTABLE_TARGET := x86_64-unknown-linux-gnu
+PORTABLE := target/portable/$(PORTABLE_TARGET)/release
+PORTABLE_SO := $(PORTABLE)/libpolkavm_ffi.so
+
+.PHONY: portable-lib
+$(ZIG_VENV)/installed:
+	python3 -m venv $(ZIG_VENV)
+	$(ZIG_VENV)/bin/pip install --quiet ziglang==0.17.1 cargo-zigbuild==0.24.1
+	touch $@
+
+portable-lib: $(ZIG_VENV)/installed
+	PATH=$(abspath $(ZIG_VENV))/bin:$$PATH CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo \
+	  RUSTFLAGS="-C link-arg=-Wl,-soname,$(PORTABLE_SONAME)" \
+	  $(CARGO) zigbuild --release --lib --target $(PORTABLE_TARGET).$(PORTABLE_GLIBC) --target-dir target/portable
+	packaging/check_glibc.sh $(PORTABLE_GLIBC) $(PORTABLE_SO)
+
 # Install: shared and static libraries, both headers, pkg-config and CMake package files.
 #   make install PREFIX=/opt/polkavm-ffi [DESTDIR=staging]
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
