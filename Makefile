@@ -210,7 +210,7 @@ test-swift: bindings-check
 .PHONY: bench bench-c bench-instructions bench-kotlin test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
 
 BENCH_BUILD := target/bench
-BENCH_RUNNERS := c=$(abspath $(BENCH_BUILD))/bench_c_abi
+BENCH_RUNNERS := c=$(abspath $(BENCH_BUILD))/bench_c_abi;c (pvm_instance_resume)=$(abspath $(BENCH_BUILD))/bench_c_abi --resume
 # The Python and Kotlin layers join when they are built (make python-wheel, make bench-kotlin).
 BENCH_PYTHON := $(abspath $(PY_VENV))/bin/python $(abspath benches/python/bench.py)
 KOTLIN_CLASSPATH := benches/kotlin/target/classpath.txt

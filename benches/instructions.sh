@@ -33,7 +33,8 @@ instructions() {
 
 # scenario, its interpreter batch size in the bench (benches/overhead/layers.rs), n for callgrind
 scenarios=("host_calls 50000 10000" "invocations 5000 1000")
-layers=("polkavm direct (floor)" "core: run loop" "core: call + closure" "C ABI, called from Rust" "C program (benches/c)")
+layers=("polkavm direct (floor)" "core: run loop" "core: call + closure" "C ABI, called from Rust" "C program (benches/c)"
+        "C program, pvm_instance_resume")
 
 echo "| scenario | layer | instructions per unit | ratio to floor |"
 echo "|---|---|---:|---:|"
@@ -41,9 +42,11 @@ for entry in "${scenarios[@]}"; do
   read -r scenario batch n <<<"$entry"
   floor=""
   for layer in "${layers[@]}"; do
-    if [[ $layer == "C program (benches/c)" ]]; then
-      small=$(instructions "$c_runner" "$scenario" interpreter "$n" "$program" "$program")
-      large=$(instructions "$c_runner" "$scenario" interpreter "$((2 * n))" "$program" "$program")
+    if [[ $layer == "C program"* ]]; then
+      resume=()
+      [[ $layer == *pvm_instance_resume ]] && resume=(--resume)
+      small=$(instructions "$c_runner" "${resume[@]}" "$scenario" interpreter "$n" "$program" "$program")
+      large=$(instructions "$c_runner" "${resume[@]}" "$scenario" interpreter "$((2 * n))" "$program" "$program")
     else
       run() {
         PVM_BENCH_ONLY="$scenario/interpreter" PVM_BENCH_LAYER="$layer" PVM_BENCH_ROUNDS=1 \

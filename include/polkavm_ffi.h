@@ -27,7 +27,7 @@
 /**
  * Version of this C ABI; grows when functions are added.
  */
-#define PVM_ABI_VERSION 1
+#define PVM_ABI_VERSION 2
 
 /**
  * Run status: the program returned to the host.
@@ -89,6 +89,11 @@
  * Number of registers.
  */
 #define PVM_REG_COUNT 13
+
+/**
+ * No register: `pvm_instance_resume` sets nothing (ABI version 2).
+ */
+#define PVM_REG_NONE UINT32_MAX
 
 /**
  * Returned where a program counter is expected but there is none.
@@ -515,6 +520,24 @@ struct PvmResult pvm_instance_run(PvmInstance instance);
  * `PVM_STATUS_PANIC`) with the reason in `pvm_last_error`.
  */
 int32_t pvm_instance_run_checked(PvmInstance instance, struct PvmResult *out);
+
+/**
+ * The host-call fast path: sets register `reg` to `value` (typically a host call's result in
+ * `PVM_REG_A0`; `PVM_REG_NONE` sets nothing), then runs on, as `pvm_instance_set_reg` followed by
+ * `pvm_instance_run_checked` would, in one call and without reading the gas left
+ * (`pvm_instance_get_gas` gives it). Returns the status (`PVM_STATUS_*`, never negative), with the
+ * host call number in `*host_call` when it is `PVM_STATUS_HOST` (`host_call` may be NULL), or -1
+ * when the run could not happen (NULL handle, `reg` out of range, no call prepared, a sandbox
+ * error) with the reason in `pvm_last_error`; a -1 for a bad `reg` runs nothing.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle not used by another thread during the call;
+ * `host_call` is NULL or valid for one `uint32_t` write.
+ */
+int32_t pvm_instance_resume(PvmInstance instance,
+                            uint32_t reg,
+                            uint64_t value,
+                            uint32_t *host_call);
 
 /**
  * Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last

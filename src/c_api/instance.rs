@@ -180,6 +180,32 @@ pub unsafe extern "C" fn pvm_instance_run_checked(instance: PvmInstance, out: *m
     })
 }
 
+/// The host-call fast path: sets register `reg` to `value` (typically a host call's result in
+/// `PVM_REG_A0`; `PVM_REG_NONE` sets nothing), then runs on, as `pvm_instance_set_reg` followed by
+/// `pvm_instance_run_checked` would, in one call and without reading the gas left
+/// (`pvm_instance_get_gas` gives it). Returns the status (`PVM_STATUS_*`, never negative), with the
+/// host call number in `*host_call` when it is `PVM_STATUS_HOST` (`host_call` may be NULL), or -1
+/// when the run could not happen (NULL handle, `reg` out of range, no call prepared, a sandbox
+/// error) with the reason in `pvm_last_error`; a -1 for a bad `reg` runs nothing.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle not used by another thread during the call;
+/// `host_call` is NULL or valid for one `uint32_t` write.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_instance_resume(instance: PvmInstance, reg: u32, value: u64, host_call: *mut u32) -> i32 {
+    guard(-1, || {
+        let instance = instance_arg(instance)?;
+        if reg != PVM_REG_NONE {
+            instance.set_reg(Reg::from_index(reg)?, value);
+        }
+        let (status, number, _) = instance.run_until_stop()?;
+        if let Some(host_call) = host_call.as_mut() {
+            *host_call = number;
+        }
+        Ok(status as i32)
+    })
+}
+
 /// Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
 /// error if the last run did not fault, or on a NULL handle.
 #[no_mangle]

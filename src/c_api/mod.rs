@@ -29,7 +29,7 @@ pub use module::*;
 pub use doom::*;
 
 /// Version of this C ABI; grows when functions are added.
-pub const PVM_ABI_VERSION: u32 = 1;
+pub const PVM_ABI_VERSION: u32 = 2;
 
 /// Run status: the program returned to the host.
 pub const PVM_STATUS_HALT: u32 = 0;
@@ -59,6 +59,8 @@ pub const PVM_REG_A4: u32 = 11;
 pub const PVM_REG_A5: u32 = 12;
 /// Number of registers.
 pub const PVM_REG_COUNT: u32 = 13;
+/// No register: `pvm_instance_resume` sets nothing (ABI version 2).
+pub const PVM_REG_NONE: u32 = u32::MAX;
 
 /// Returned where a program counter is expected but there is none.
 pub const PVM_PC_NONE: u32 = u32::MAX;

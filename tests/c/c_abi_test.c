@@ -306,6 +306,62 @@ static void test_statuses(uint32_t backend) {
     pvm_engine_free(engine);
 }
 
+/* pvm_instance_resume: one call writes a register and runs on; every outcome as run_checked gives it. */
+static void test_resume(uint32_t backend) {
+    PvmEngine engine = new_engine(backend);
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    PvmInstance instance = pvm_instance_new(engine, module);
+    uint32_t host_call = 12345;
+
+    uint64_t five = 5;
+    pvm_instance_prepare_call_args(instance, export_pc(module, "host"), &five, 1);
+    pvm_instance_set_gas(instance, 1000000);
+    CHECK(pvm_instance_resume(instance, PVM_REG_NONE, 0, &host_call) == PVM_STATUS_HOST && host_call == 7);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 5);
+    CHECK(pvm_instance_resume(instance, PVM_REG_A1, 100, &host_call) == PVM_STATUS_HOST && host_call == 8);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A1) == 100);
+    int64_t gas_before = pvm_instance_get_gas(instance);
+    CHECK(pvm_instance_resume(instance, PVM_REG_A0, 1, NULL) == PVM_STATUS_HALT);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 101);
+    CHECK(pvm_instance_get_gas(instance) < gas_before && pvm_instance_get_gas(instance) > 0);
+
+    /* host_loop(1000) through resume alone: A2 written at every stop, count returned. */
+    uint64_t n = 1000;
+    pvm_instance_prepare_call_args(instance, export_pc(module, "host_loop"), &n, 1);
+    int32_t status = pvm_instance_resume(instance, PVM_REG_NONE, 0, &host_call);
+    uint64_t calls = 0;
+    while (status == PVM_STATUS_HOST && host_call == 1) {
+        calls++;
+        status = pvm_instance_resume(instance, PVM_REG_A2, calls, &host_call);
+    }
+    CHECK(status == PVM_STATUS_HALT && calls == 1000 && pvm_instance_get_reg(instance, PVM_REG_A0) == 1000);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A2) == 1000);
+
+    pvm_instance_prepare_call(instance, export_pc(module, "trap"));
+    CHECK(pvm_instance_resume(instance, PVM_REG_NONE, 0, NULL) == PVM_STATUS_PANIC);
+    pvm_instance_prepare_call(instance, export_pc(module, "spin"));
+    pvm_instance_set_gas(instance, 100);
+    CHECK(pvm_instance_resume(instance, PVM_REG_NONE, 0, NULL) == PVM_STATUS_OOG);
+
+    /* Failures: -1 with a message, and a bad register runs nothing. */
+    pvm_instance_prepare_call_args(instance, export_pc(module, "host"), &five, 1);
+    pvm_instance_set_gas(instance, 1000000);
+    CHECK(pvm_instance_resume(instance, PVM_REG_COUNT, 9, &host_call) == -1);
+    CHECK_ERROR_CONTAINS("register 13 out of range");
+    CHECK(pvm_instance_get_next_pc(instance) == export_pc(module, "host"));
+    CHECK(pvm_instance_resume(NULL, PVM_REG_NONE, 0, &host_call) == -1);
+    CHECK_ERROR_CONTAINS("NULL");
+    PvmInstance fresh = pvm_instance_new(engine, module);
+    CHECK(pvm_instance_resume(fresh, PVM_REG_A0, 1, NULL) == -1);
+    CHECK_ERROR_CONTAINS("no call prepared");
+    CHECK(pvm_instance_resume((PvmInstance)module, PVM_REG_NONE, 0, NULL) == -1);
+
+    pvm_instance_free(fresh);
+    pvm_instance_free(instance);
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
 static void test_fault_with_dynamic_paging(void) {
     PvmEngineConfig engine_config = pvm_engine_config_default();
     engine_config.backend = PVM_BACKEND_INTERPRETER;
@@ -587,6 +643,7 @@ int main(int argc, char **argv) {
         {"corrupt_blobs_never_crash", test_corrupt_blobs_never_crash, NULL},
         {"module_queries", test_module_queries, NULL},
         {"statuses", NULL, test_statuses},
+        {"resume", NULL, test_resume},
         {"fault_with_dynamic_paging", test_fault_with_dynamic_paging, NULL},
         {"registers_and_pc", NULL, test_registers_and_pc},
         {"memory", NULL, test_memory},
