@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use crate::error::{catch_panic, Error, ErrorKind, Result};
+use crate::module::CostModel;
 
 /// Which polkavm backend runs the guest code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,6 +46,8 @@ pub struct EngineConfig {
     /// needs userfaultfd, which many systems deny to unprivileged processes.
     pub allow_dynamic_paging: bool,
     pub core_pinning: CorePinning,
+    /// The cost model of modules that do not choose one; default [`CostModel::Naive`], polkavm's.
+    pub default_cost_model: CostModel,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +58,7 @@ impl Default for EngineConfig {
             worker_count: 2,
             allow_dynamic_paging: false,
             core_pinning: CorePinning::PinToCore,
+            default_cost_model: CostModel::Naive,
         }
     }
 }

@@ -7,14 +7,14 @@ use polkavm::{ArcBytes, ProgramBlob, ProgramParts};
 use crate::engine::Engine;
 use crate::error::{catch_panic, Error, ErrorKind, Result};
 use crate::instance::Instance;
-use crate::module::{GasMetering, Module, ModuleConfig};
+use crate::module::{CostModel, GasMetering, Module, ModuleConfig};
 
 /// The instruction sets polkavm knows: how opcode bytes map to instructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InstructionSet {
-    /// The current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+    /// Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`): `unlikely` is opcode 2, no `sbrk`.
     JamV1,
-    /// 64-bit, with an older Graypaper's opcode numbering (0.5.x, which the JAM PVM test vectors
+    /// 64-bit, with the Graypaper's opcode numbering through 0.7.2 (which the JAM PVM test vectors
     /// v0.4 use): opcodes 102..111 (bit counting, sign/zero extension, byte reversal) are one
     /// higher than in `jam_v1`; polkavm's `revive_v1`.
     ReviveV1,
@@ -68,6 +68,10 @@ pub struct JamConfig {
     pub halt_pc: bool,
     /// Stop with [`crate::Status::Step`] after every instruction.
     pub step_tracing: bool,
+    /// The gas cost model. Default `Some(CostModel::FullL2Hit)`: Graypaper 0.8.0's, the version
+    /// whose opcode table `jam_v1` is; `None` takes the engine's default. Graypaper 0.6.7–0.7.2
+    /// (and the v0.4 test vectors) need [`CostModel::Naive`].
+    pub cost_model: Option<CostModel>,
 }
 
 impl Default for JamConfig {
@@ -82,6 +86,7 @@ impl Default for JamConfig {
             aux_data_size: 0,
             halt_pc: false,
             step_tracing: false,
+            cost_model: Some(CostModel::FullL2Hit),
         }
     }
 }
@@ -120,6 +125,7 @@ impl Module {
             page_size: config.page_size,
             aux_data_size: config.aux_data_size,
             strict: false,
+            cost_model: config.cost_model,
         };
         Module::from_program_blob_tracking_halt_pc(engine, blob, &module_config, config.halt_pc)
     }

@@ -18,5 +18,5 @@ pub use engine::{Backend, CorePinning, Engine, EngineConfig, Sandbox};
 pub use error::{Error, ErrorKind, Result};
 pub use instance::{Instance, Reg, RunResult, Status, MAX_ARGS, REG_COUNT};
 pub use jam::{graypaper_blob, InstructionSet, JamConfig};
-pub use module::{Export, GasMetering, MemoryInfo, Module, ModuleConfig, PROGRAM_MAGIC};
+pub use module::{CostModel, Export, GasMetering, MemoryInfo, Module, ModuleConfig, PROGRAM_MAGIC};
 pub use polkavm;

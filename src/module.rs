@@ -16,6 +16,52 @@ pub enum GasMetering {
     Async,
 }
 
+/// How much each instruction costs: polkavm's gas cost models. Pick the one of your Graypaper
+/// version: `Naive` for 0.6.7 through 0.7.2 (and the JAM PVM test vectors v0.4), `FullL2Hit` for
+/// 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum CostModel {
+    /// One gas per instruction, charged per basic block (polkavm's default).
+    Naive,
+    /// Graypaper 0.8.0's model (per basic block, from a pipeline simulation with memory-latency
+    /// classes), with every memory access an L1 cache hit.
+    FullL1Hit,
+    /// The same, with L2-hit memory latencies: what Graypaper 0.8.0 specifies.
+    FullL2Hit,
+    /// The same, with L3-hit memory latencies.
+    FullL3Hit,
+}
+
+impl CostModel {
+    pub const ALL: [CostModel; 4] = [CostModel::Naive, CostModel::FullL1Hit, CostModel::FullL2Hit, CostModel::FullL3Hit];
+
+    /// `naive`, `full-l1-hit`, `full-l2-hit`, `full-l3-hit`: the names polkavm's
+    /// `POLKAVM_DEFAULT_COST_MODEL` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            CostModel::Naive => "naive",
+            CostModel::FullL1Hit => "full-l1-hit",
+            CostModel::FullL2Hit => "full-l2-hit",
+            CostModel::FullL3Hit => "full-l3-hit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CostModel> {
+        Self::ALL.into_iter().find(|model| model.name() == name)
+    }
+
+    /// polkavm's own value for it.
+    pub fn raw(self) -> polkavm::CostModelKind {
+        match self {
+            CostModel::Naive => polkavm::CostModelKind::Simple(polkavm::CostModel::naive_ref()),
+            CostModel::FullL1Hit => polkavm::CostModelKind::Full(polkavm::CacheModel::L1Hit),
+            CostModel::FullL2Hit => polkavm::CostModelKind::Full(polkavm::CacheModel::L2Hit),
+            CostModel::FullL3Hit => polkavm::CostModelKind::Full(polkavm::CacheModel::L3Hit),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModuleConfig {
     pub gas_metering: GasMetering,
@@ -27,6 +73,8 @@ pub struct ModuleConfig {
     pub aux_data_size: u32,
     /// Reject programs with invalid imports, jump table entries or exports at load time.
     pub strict: bool,
+    /// `None` (the default): the engine's [`crate::EngineConfig::default_cost_model`].
+    pub cost_model: Option<CostModel>,
 }
 
 impl Default for ModuleConfig {
@@ -38,6 +86,7 @@ impl Default for ModuleConfig {
             page_size: 0x1000,
             aux_data_size: 0,
             strict: false,
+            cost_model: None,
         }
     }
 }
@@ -142,6 +191,8 @@ impl Module {
         raw_config.set_page_size(config.page_size);
         raw_config.set_aux_data_size(config.aux_data_size);
         raw_config.set_strict(config.strict);
+        let cost_model = config.cost_model.unwrap_or(engine.config().default_cost_model);
+        raw_config.set_cost_model(Some(cost_model.raw()));
 
         let exports = blob
             .exports()
@@ -158,6 +209,10 @@ impl Module {
                 polkavm::CompileError::ValidationFailed(message) => {
                     Error::new(ErrorKind::InvalidProgram, format!("program failed validation: {message}"))
                 }
+                polkavm::CompileError::Error(error) if error.to_string().contains("AVX2") => Error::new(
+                    ErrorKind::Unsupported,
+                    format!("failed to load the program with cost model {}: {error}", cost_model.name()),
+                ),
                 polkavm::CompileError::Error(error) => Error::new(ErrorKind::Setup, format!("failed to load the program: {error}")),
             })
         })?;
@@ -192,6 +247,19 @@ impl Module {
 
     pub fn config(&self) -> &ModuleConfig {
         &self.inner.config
+    }
+
+    /// The cost model this module's gas follows (its own, or its engine's default).
+    pub fn cost_model(&self) -> CostModel {
+        self.inner.config.cost_model.unwrap_or(self.inner.engine.config().default_cost_model)
+    }
+
+    /// The gas the basic block starting at `pc` costs under this module's cost model, charged when
+    /// the block is entered; `None` if no basic block starts at `pc`.
+    pub fn block_gas_cost(&self, pc: u32) -> Option<i64> {
+        catch_panic("computing a block's gas cost", || Ok(self.inner.raw.calculate_gas_cost_for(polkavm::ProgramCounter(pc))))
+            .ok()
+            .flatten()
     }
 
     /// Whether runs step internally to record the pc of a halt ([`crate::Instance::graypaper_pc`]).

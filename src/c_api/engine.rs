@@ -3,7 +3,7 @@
 use super::*;
 
 /// Default engine settings: automatic backend and sandbox, 2 workers, no dynamic paging,
-/// polkavm's core pinning.
+/// polkavm's core pinning, polkavm's (naive) cost model.
 #[no_mangle]
 pub extern "C" fn pvm_engine_config_default() -> PvmEngineConfig {
     PvmEngineConfig {
@@ -12,7 +12,8 @@ pub extern "C" fn pvm_engine_config_default() -> PvmEngineConfig {
         worker_count: 2,
         allow_dynamic_paging: 0,
         core_pinning: PVM_CORE_PINNING_CORE,
-        reserved: [0; 3],
+        reserved: [0; 2],
+        default_cost_model: PVM_COST_MODEL_DEFAULT,
     }
 }
 
@@ -35,7 +36,7 @@ fn engine_config(config: &PvmEngineConfig) -> Result<EngineConfig> {
         PVM_CORE_PINNING_DISABLED => CorePinning::Disabled,
         other => return Err(Error::invalid_argument(format!("unknown core pinning {other}"))),
     };
-    if config.reserved != [0; 3] {
+    if config.reserved != [0; 2] {
         return Err(Error::invalid_argument("reserved engine config fields must be zero"));
     }
     Ok(EngineConfig {
@@ -44,6 +45,7 @@ fn engine_config(config: &PvmEngineConfig) -> Result<EngineConfig> {
         worker_count: config.worker_count,
         allow_dynamic_paging: status_flag(config.allow_dynamic_paging, "allow_dynamic_paging")?,
         core_pinning,
+        default_cost_model: cost_model(config.default_cost_model)?.unwrap_or(CostModel::Naive),
     })
 }
 

@@ -2,10 +2,10 @@
 
 use super::*;
 
-/// Instruction set: the current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+/// Instruction set: Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
 pub const PVM_ISA_JAM_V1: u32 = 0;
-/// Instruction set: 64-bit with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111
-/// are one higher than in `jam_v1`): polkavm's `revive_v1`.
+/// Instruction set: 64-bit with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test
+/// vectors'; opcodes 102..111 are one higher than in `jam_v1`): polkavm's `revive_v1`.
 pub const PVM_ISA_REVIVE_V1: u32 = 1;
 /// Instruction set: polkavm's 32-bit one (`latest32`).
 pub const PVM_ISA_LATEST32: u32 = 2;
@@ -36,11 +36,16 @@ pub struct PvmJamConfig {
     /// Non-zero: stop with `PVM_STATUS_STEP` after every instruction. Default 0.
     pub step_tracing: u32,
     /// Must be zero; room for future settings.
-    pub reserved: [u32; 3],
+    pub reserved: [u32; 2],
+    /// One of `PVM_COST_MODEL_*`; default `PVM_COST_MODEL_FULL_L2_HIT`, Graypaper 0.8.0's (the
+    /// version whose opcode table `jam_v1` is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors
+    /// need `PVM_COST_MODEL_NAIVE`; `PVM_COST_MODEL_DEFAULT` takes the engine's default.
+    /// Since `PVM_ABI_VERSION` 2 (a reserved field before, so 0 meant the engine's naive model).
+    pub cost_model: u32,
 }
 
 /// Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
-/// no halt-pc tracking, no step tracing.
+/// no halt-pc tracking, no step tracing, Graypaper 0.8.0's gas (`PVM_COST_MODEL_FULL_L2_HIT`).
 #[no_mangle]
 pub extern "C" fn pvm_jam_config_default() -> PvmJamConfig {
     PvmJamConfig {
@@ -53,7 +58,8 @@ pub extern "C" fn pvm_jam_config_default() -> PvmJamConfig {
         aux_data_size: 0,
         halt_pc: 0,
         step_tracing: 0,
-        reserved: [0; 3],
+        reserved: [0; 2],
+        cost_model: PVM_COST_MODEL_FULL_L2_HIT,
     }
 }
 
@@ -65,7 +71,7 @@ fn jam_config(config: &PvmJamConfig) -> Result<JamConfig> {
         PVM_ISA_LATEST64 => InstructionSet::Latest64,
         other => return Err(Error::invalid_argument(format!("unknown instruction set {other}"))),
     };
-    if config.reserved != [0; 3] {
+    if config.reserved != [0; 2] {
         return Err(Error::invalid_argument("reserved JAM config fields must be zero"));
     }
     Ok(JamConfig {
@@ -78,6 +84,7 @@ fn jam_config(config: &PvmJamConfig) -> Result<JamConfig> {
         aux_data_size: config.aux_data_size,
         halt_pc: status_flag(config.halt_pc, "halt_pc")?,
         step_tracing: status_flag(config.step_tracing, "step_tracing")?,
+        cost_model: cost_model(config.cost_model)?,
     })
 }
 

@@ -12,7 +12,7 @@ use crate::engine::{Backend, CorePinning, Engine, EngineConfig, Sandbox};
 use crate::error::{panic_message, Error, Result};
 use crate::instance::{Instance, Reg, RunResult, Status, MAX_ARGS, REG_COUNT};
 use crate::jam::{InstructionSet, JamConfig};
-use crate::module::{GasMetering, Module, ModuleConfig};
+use crate::module::{CostModel, GasMetering, Module, ModuleConfig};
 
 mod engine;
 mod instance;
@@ -95,6 +95,18 @@ pub const PVM_GAS_METERING_SYNC: u32 = 1;
 /// polkavm 0.37's JIT never stops a looping guest under it, which would hang the host.
 pub const PVM_GAS_METERING_ASYNC: u32 = 2;
 
+/// Gas cost model: the default. In `PvmEngineConfig.default_cost_model`, polkavm's (naive); in
+/// `PvmModuleConfig.cost_model` and `PvmJamConfig.cost_model`, the engine's default.
+pub const PVM_COST_MODEL_DEFAULT: u32 = 0;
+/// Gas cost model: one gas per instruction (Graypaper 0.6.7 through 0.7.2, the v0.4 test vectors).
+pub const PVM_COST_MODEL_NAIVE: u32 = 1;
+/// Gas cost model: Graypaper 0.8.0's, with every memory access an L1 cache hit.
+pub const PVM_COST_MODEL_FULL_L1_HIT: u32 = 2;
+/// Gas cost model: Graypaper 0.8.0's, with L2-hit memory latencies, as 0.8.0 specifies.
+pub const PVM_COST_MODEL_FULL_L2_HIT: u32 = 3;
+/// Gas cost model: Graypaper 0.8.0's, with L3-hit memory latencies.
+pub const PVM_COST_MODEL_FULL_L3_HIT: u32 = 4;
+
 /// Opaque engine object; use through `PvmEngine`.
 pub struct PvmEngineObject(());
 /// Opaque module object; use through `PvmModule`.
@@ -150,7 +162,10 @@ pub struct PvmEngineConfig {
     /// One of `PVM_CORE_PINNING_*` (JIT with the Linux sandbox only).
     pub core_pinning: u32,
     /// Must be zero; room for future settings.
-    pub reserved: [u32; 3],
+    pub reserved: [u32; 2],
+    /// One of `PVM_COST_MODEL_*`: the gas cost model of modules that do not choose one. Default
+    /// `PVM_COST_MODEL_DEFAULT`, polkavm's naive model. Since `PVM_ABI_VERSION` 2 (a reserved field before).
+    pub default_cost_model: u32,
 }
 
 /// Module settings. Start from `pvm_module_config_default()`, then change fields.
@@ -170,7 +185,10 @@ pub struct PvmModuleConfig {
     /// Non-zero: reject programs with invalid imports, exports or jump table entries.
     pub strict: u32,
     /// Must be zero; room for future settings.
-    pub reserved: [u32; 2],
+    pub reserved: [u32; 1],
+    /// One of `PVM_COST_MODEL_*`; default `PVM_COST_MODEL_DEFAULT`, the engine's default.
+    /// Since `PVM_ABI_VERSION` 2 (a reserved field before).
+    pub cost_model: u32,
 }
 
 const _: () = {

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
-/// pages, no aux data, not strict.
+/// pages, no aux data, not strict, the engine's cost model.
 #[no_mangle]
 pub extern "C" fn pvm_module_config_default() -> PvmModuleConfig {
     PvmModuleConfig {
@@ -13,7 +13,8 @@ pub extern "C" fn pvm_module_config_default() -> PvmModuleConfig {
         page_size: 0x1000,
         aux_data_size: 0,
         strict: 0,
-        reserved: [0; 2],
+        reserved: [0; 1],
+        cost_model: PVM_COST_MODEL_DEFAULT,
     }
 }
 
@@ -26,9 +27,21 @@ pub(super) fn gas_metering(value: u32) -> Result<GasMetering> {
     }
 }
 
+/// `None` for `PVM_COST_MODEL_DEFAULT`.
+pub(super) fn cost_model(value: u32) -> Result<Option<CostModel>> {
+    match value {
+        PVM_COST_MODEL_DEFAULT => Ok(None),
+        PVM_COST_MODEL_NAIVE => Ok(Some(CostModel::Naive)),
+        PVM_COST_MODEL_FULL_L1_HIT => Ok(Some(CostModel::FullL1Hit)),
+        PVM_COST_MODEL_FULL_L2_HIT => Ok(Some(CostModel::FullL2Hit)),
+        PVM_COST_MODEL_FULL_L3_HIT => Ok(Some(CostModel::FullL3Hit)),
+        other => Err(Error::invalid_argument(format!("unknown cost model {other}"))),
+    }
+}
+
 pub(crate) fn module_config(config: &PvmModuleConfig) -> Result<ModuleConfig> {
     let gas_metering = gas_metering(config.gas_metering)?;
-    if config.reserved != [0; 2] {
+    if config.reserved != [0; 1] {
         return Err(Error::invalid_argument("reserved module config fields must be zero"));
     }
     Ok(ModuleConfig {
@@ -38,6 +51,7 @@ pub(crate) fn module_config(config: &PvmModuleConfig) -> Result<ModuleConfig> {
         page_size: config.page_size,
         aux_data_size: config.aux_data_size,
         strict: status_flag(config.strict, "strict")?,
+        cost_model: cost_model(config.cost_model)?,
     })
 }
 
@@ -124,6 +138,18 @@ pub unsafe extern "C" fn pvm_module_export_pc(module: PvmModule, index: u32) -> 
         let module = module_arg(module)?;
         let export = nth(module.exports(), index, "export")?;
         Ok(export.pc)
+    })
+}
+
+/// The gas the basic block starting at `pc` costs under the module's cost model (charged when the
+/// block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
+/// Since `PVM_ABI_VERSION` 2.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_module_block_gas_cost(module: PvmModule, pc: u32) -> i64 {
+    guard(-1, || {
+        module_arg(module)?
+            .block_gas_cost(pc)
+            .ok_or_else(|| Error::invalid_argument(format!("no basic block starts at pc {pc}")))
     })
 }
 

@@ -46,6 +46,9 @@ pub struct EngineConfig {
     /// None: pin to one core (polkavm's default).
     #[uniffi(default = None)]
     pub core_pinning: Option<CorePinning>,
+    /// The gas cost model of modules that choose none. None: Naive (polkavm's default).
+    #[uniffi(default = None)]
+    pub default_cost_model: Option<crate::CostModel>,
 }
 
 impl From<&EngineConfig> for crate::EngineConfig {
@@ -70,6 +73,7 @@ impl From<&EngineConfig> for crate::EngineConfig {
                 Some(CorePinning::PinToCcx) => crate::CorePinning::PinToCcx,
                 Some(CorePinning::Disabled) => crate::CorePinning::Disabled,
             },
+            default_cost_model: config.default_cost_model.unwrap_or(defaults.default_cost_model),
         }
     }
 }

@@ -9,10 +9,10 @@ use crate::polkavm::{ArcBytes, ProgramBlob};
 /// How opcode bytes map to instructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
 pub enum InstructionSet {
-    /// The current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+    /// Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
     JamV1,
-    /// 64-bit, with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111 are one higher
-    /// than in JamV1); polkavm's `revive_v1`.
+    /// 64-bit, with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test vectors'; opcodes
+    /// 102..111 are one higher than in JamV1); polkavm's `revive_v1`.
     ReviveV1,
     /// polkavm's 32-bit instruction set (`latest32`).
     Latest32,
@@ -50,6 +50,10 @@ pub struct JamConfig {
     /// Stop with Status.STEP after every instruction.
     #[uniffi(default = false)]
     pub step_tracing: bool,
+    /// The gas cost model. None: FullL2Hit, Graypaper 0.8.0's (the version whose opcode table
+    /// JamV1 is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors need Naive.
+    #[uniffi(default = None)]
+    pub cost_model: Option<crate::CostModel>,
 }
 
 impl From<&JamConfig> for crate::JamConfig {
@@ -73,6 +77,7 @@ impl From<&JamConfig> for crate::JamConfig {
             aux_data_size: config.aux_data_size,
             halt_pc: config.halt_pc,
             step_tracing: config.step_tracing,
+            cost_model: config.cost_model.or(crate::JamConfig::default().cost_model),
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct ModuleConfig {
     /// Reject programs with invalid imports, jump table entries or exports at load time.
     #[uniffi(default = false)]
     pub strict: bool,
+    /// The gas cost model. None: the engine's `default_cost_model`.
+    #[uniffi(default = None)]
+    pub cost_model: Option<crate::CostModel>,
 }
 
 impl From<&ModuleConfig> for crate::ModuleConfig {
@@ -49,6 +52,7 @@ impl From<&ModuleConfig> for crate::ModuleConfig {
             page_size: config.page_size,
             aux_data_size: config.aux_data_size,
             strict: config.strict,
+            cost_model: config.cost_model,
         }
     }
 }
@@ -92,5 +96,16 @@ impl Module {
     /// The program counter of the export called `name`.
     pub fn export_pc(&self, name: String) -> Result<u32> {
         Ok(self.core.export_pc(&name)?)
+    }
+
+    /// The cost model this module's gas follows (its own, or its engine's default).
+    pub fn cost_model(&self) -> crate::CostModel {
+        self.core.cost_model()
+    }
+
+    /// The gas the basic block starting at `pc` costs under the module's cost model, charged when
+    /// the block is entered; None if no basic block starts at `pc`.
+    pub fn block_gas_cost(&self, pc: u32) -> Option<i64> {
+        self.core.block_gas_cost(pc)
     }
 }
