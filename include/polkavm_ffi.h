@@ -163,13 +163,39 @@
 #define PVM_GAS_METERING_ASYNC 2
 
 /**
- * Instruction set: the current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+ * Gas cost model: the default. In `PvmEngineConfig.default_cost_model`, polkavm's (naive); in
+ * `PvmModuleConfig.cost_model` and `PvmJamConfig.cost_model`, the engine's default.
+ */
+#define PVM_COST_MODEL_DEFAULT 0
+
+/**
+ * Gas cost model: one gas per instruction (Graypaper 0.6.7 through 0.7.2, the v0.4 test vectors).
+ */
+#define PVM_COST_MODEL_NAIVE 1
+
+/**
+ * Gas cost model: Graypaper 0.8.0's, with every memory access an L1 cache hit.
+ */
+#define PVM_COST_MODEL_FULL_L1_HIT 2
+
+/**
+ * Gas cost model: Graypaper 0.8.0's, with L2-hit memory latencies, as 0.8.0 specifies.
+ */
+#define PVM_COST_MODEL_FULL_L2_HIT 3
+
+/**
+ * Gas cost model: Graypaper 0.8.0's, with L3-hit memory latencies.
+ */
+#define PVM_COST_MODEL_FULL_L3_HIT 4
+
+/**
+ * Instruction set: Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
  */
 #define PVM_ISA_JAM_V1 0
 
 /**
- * Instruction set: 64-bit with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111
- * are one higher than in `jam_v1`): polkavm's `revive_v1`.
+ * Instruction set: 64-bit with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test
+ * vectors'; opcodes 102..111 are one higher than in `jam_v1`): polkavm's `revive_v1`.
  */
 #define PVM_ISA_REVIVE_V1 1
 
@@ -241,7 +267,12 @@ typedef struct PvmEngineConfig {
   /**
    * Must be zero; room for future settings.
    */
-  uint32_t reserved[3];
+  uint32_t reserved[2];
+  /**
+   * One of `PVM_COST_MODEL_*`: the gas cost model of modules that do not choose one. Default
+   * `PVM_COST_MODEL_DEFAULT`, polkavm's naive model. Since `PVM_ABI_VERSION` 2 (a reserved field before).
+   */
+  uint32_t default_cost_model;
 } PvmEngineConfig;
 
 /**
@@ -314,7 +345,14 @@ typedef struct PvmJamConfig {
   /**
    * Must be zero; room for future settings.
    */
-  uint32_t reserved[3];
+  uint32_t reserved[2];
+  /**
+   * One of `PVM_COST_MODEL_*`; default `PVM_COST_MODEL_FULL_L2_HIT`, Graypaper 0.8.0's (the
+   * version whose opcode table `jam_v1` is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors
+   * need `PVM_COST_MODEL_NAIVE`; `PVM_COST_MODEL_DEFAULT` takes the engine's default.
+   * Since `PVM_ABI_VERSION` 2 (a reserved field before, so 0 meant the engine's naive model).
+   */
+  uint32_t cost_model;
 } PvmJamConfig;
 
 /**
@@ -348,7 +386,12 @@ typedef struct PvmModuleConfig {
   /**
    * Must be zero; room for future settings.
    */
-  uint32_t reserved[2];
+  uint32_t reserved[1];
+  /**
+   * One of `PVM_COST_MODEL_*`; default `PVM_COST_MODEL_DEFAULT`, the engine's default.
+   * Since `PVM_ABI_VERSION` 2 (a reserved field before).
+   */
+  uint32_t cost_model;
 } PvmModuleConfig;
 
 /**
@@ -394,7 +437,7 @@ uint32_t pvm_abi_version(void);
 
 /**
  * Default engine settings: automatic backend and sandbox, 2 workers, no dynamic paging,
- * polkavm's core pinning.
+ * polkavm's core pinning, polkavm's (naive) cost model.
  */
 struct PvmEngineConfig pvm_engine_config_default(void);
 
@@ -574,7 +617,7 @@ uint32_t pvm_instance_heap_size(PvmInstance instance);
 
 /**
  * Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
- * no halt-pc tracking, no step tracing.
+ * no halt-pc tracking, no step tracing, Graypaper 0.8.0's gas (`PVM_COST_MODEL_FULL_L2_HIT`).
  */
 struct PvmJamConfig pvm_jam_config_default(void);
 
@@ -630,7 +673,7 @@ uint32_t pvm_instance_get_graypaper_pc(PvmInstance instance);
 
 /**
  * Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
- * pages, no aux data, not strict.
+ * pages, no aux data, not strict, the engine's cost model.
  */
 struct PvmModuleConfig pvm_module_config_default(void);
 
@@ -682,6 +725,13 @@ int32_t pvm_module_export_name(PvmModule module, uint32_t index, uint8_t *buf, u
  * NULL.
  */
 uint32_t pvm_module_export_pc(PvmModule module, uint32_t index);
+
+/**
+ * The gas the basic block starting at `pc` costs under the module's cost model (charged when the
+ * block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
+ * Since `PVM_ABI_VERSION` 2.
+ */
+int64_t pvm_module_block_gas_cost(PvmModule module, uint32_t pc);
 
 /**
  * Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or

@@ -13,27 +13,30 @@ include("library.jl")
 export PVM_ABI_VERSION, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG, PVM_STATUS_FAULT,
        PVM_STATUS_HOST, PVM_STATUS_STEP, PVM_REG_RA, PVM_REG_SP, PVM_REG_T0, PVM_REG_T1,
        PVM_REG_T2, PVM_REG_S0, PVM_REG_S1, PVM_REG_A0, PVM_REG_A1, PVM_REG_A2, PVM_REG_A3,
-       PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_REG_NONE, PVM_PC_NONE, PVM_BACKEND_AUTO,
-       PVM_BACKEND_COMPILER, PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO, PVM_SANDBOX_LINUX,
-       PVM_SANDBOX_GENERIC, PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX, PVM_CORE_PINNING_DISABLED,
-       PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC, PVM_GAS_METERING_ASYNC, PVM_ISA_JAM_V1,
-       PVM_ISA_REVIVE_V1, PVM_ISA_LATEST32, PVM_ISA_LATEST64, PVM_DOOM_FRAMEBUFFER_SIZE,
-       PVM_DOOM_RGB24_SIZE, PvmEngineConfig, PvmEngine, PvmInstance, PvmModule, PvmResult,
-       PvmJamConfig, PvmModuleConfig, PvmMemoryInfo, pvm_last_error, pvm_clear_last_error,
-       pvm_version, pvm_abi_version, pvm_engine_config_default, pvm_engine_new_with_config,
-       pvm_engine_new, pvm_engine_new_interpreter, pvm_engine_backend, pvm_engine_free,
-       pvm_instance_new, pvm_instance_free, pvm_instance_reset, pvm_instance_set_gas,
-       pvm_instance_get_gas, pvm_instance_set_reg, pvm_instance_get_reg, pvm_instance_get_regs,
-       pvm_instance_set_regs, pvm_instance_get_pc, pvm_instance_get_next_pc, pvm_instance_set_pc,
+       PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_PC_NONE, PVM_BACKEND_AUTO, PVM_BACKEND_COMPILER,
+       PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO, PVM_SANDBOX_LINUX, PVM_SANDBOX_GENERIC,
+       PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX, PVM_CORE_PINNING_DISABLED,
+       PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC, PVM_GAS_METERING_ASYNC,
+       PVM_COST_MODEL_DEFAULT, PVM_COST_MODEL_NAIVE, PVM_COST_MODEL_FULL_L1_HIT,
+       PVM_COST_MODEL_FULL_L2_HIT, PVM_COST_MODEL_FULL_L3_HIT, PVM_ISA_JAM_V1, PVM_ISA_REVIVE_V1,
+       PVM_ISA_LATEST32, PVM_ISA_LATEST64, PVM_DOOM_FRAMEBUFFER_SIZE, PVM_DOOM_RGB24_SIZE,
+       PvmEngineConfig, PvmEngine, PvmInstance, PvmModule, PvmResult, PvmJamConfig,
+       PvmModuleConfig, PvmMemoryInfo, pvm_last_error, pvm_clear_last_error, pvm_version,
+       pvm_abi_version, pvm_engine_config_default, pvm_engine_new_with_config, pvm_engine_new,
+       pvm_engine_new_interpreter, pvm_engine_backend, pvm_engine_free, pvm_instance_new,
+       pvm_instance_free, pvm_instance_reset, pvm_instance_set_gas, pvm_instance_get_gas,
+       pvm_instance_set_reg, pvm_instance_get_reg, pvm_instance_get_regs, pvm_instance_set_regs,
+       pvm_instance_get_pc, pvm_instance_get_next_pc, pvm_instance_set_pc,
        pvm_instance_prepare_call, pvm_instance_prepare_call_args, pvm_instance_run,
-       pvm_instance_run_checked, pvm_instance_resume, pvm_instance_fault_address,
-       pvm_instance_read_memory, pvm_instance_write_memory, pvm_instance_sbrk,
-       pvm_instance_heap_size, pvm_jam_config_default, pvm_module_new_jam, pvm_instance_map_pages,
+       pvm_instance_run_checked, pvm_instance_fault_address, pvm_instance_read_memory,
+       pvm_instance_write_memory, pvm_instance_sbrk, pvm_instance_heap_size,
+       pvm_jam_config_default, pvm_module_new_jam, pvm_instance_map_pages,
        pvm_instance_protect_pages, pvm_instance_free_pages, pvm_instance_get_graypaper_pc,
        pvm_module_config_default, pvm_module_new_with_config, pvm_module_new, pvm_module_new_step,
        pvm_module_free, pvm_module_memory_info, pvm_module_exports_count, pvm_module_export_name,
-       pvm_module_export_pc, pvm_module_find_export, pvm_module_imports_count,
-       pvm_module_import_name, pvm_instance_read_framebuffer_rgb24, C_LAYOUTS, libpolkavm
+       pvm_module_export_pc, pvm_module_block_gas_cost, pvm_module_find_export,
+       pvm_module_imports_count, pvm_module_import_name, pvm_instance_read_framebuffer_rgb24,
+       C_LAYOUTS, libpolkavm
 
 """
 Version of this C ABI; grows when functions are added.
@@ -100,11 +103,6 @@ const PVM_REG_A5 = UInt32(12)
 Number of registers.
 """
 const PVM_REG_COUNT = UInt32(13)
-
-"""
-No register: `pvm_instance_resume` sets nothing (ABI version 2).
-"""
-const PVM_REG_NONE = UInt32(4294967295)
 
 """
 Returned where a program counter is expected but there is none.
@@ -174,13 +172,39 @@ polkavm 0.37's JIT never stops a looping guest under it, which would hang the ho
 const PVM_GAS_METERING_ASYNC = UInt32(2)
 
 """
-Instruction set: the current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+Gas cost model: the default. In `PvmEngineConfig.default_cost_model`, polkavm's (naive); in
+`PvmModuleConfig.cost_model` and `PvmJamConfig.cost_model`, the engine's default.
+"""
+const PVM_COST_MODEL_DEFAULT = UInt32(0)
+
+"""
+Gas cost model: one gas per instruction (Graypaper 0.6.7 through 0.7.2, the v0.4 test vectors).
+"""
+const PVM_COST_MODEL_NAIVE = UInt32(1)
+
+"""
+Gas cost model: Graypaper 0.8.0's, with every memory access an L1 cache hit.
+"""
+const PVM_COST_MODEL_FULL_L1_HIT = UInt32(2)
+
+"""
+Gas cost model: Graypaper 0.8.0's, with L2-hit memory latencies, as 0.8.0 specifies.
+"""
+const PVM_COST_MODEL_FULL_L2_HIT = UInt32(3)
+
+"""
+Gas cost model: Graypaper 0.8.0's, with L3-hit memory latencies.
+"""
+const PVM_COST_MODEL_FULL_L3_HIT = UInt32(4)
+
+"""
+Instruction set: Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
 """
 const PVM_ISA_JAM_V1 = UInt32(0)
 
 """
-Instruction set: 64-bit with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111
-are one higher than in `jam_v1`): polkavm's `revive_v1`.
+Instruction set: 64-bit with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test
+vectors'; opcodes 102..111 are one higher than in `jam_v1`): polkavm's `revive_v1`.
 """
 const PVM_ISA_REVIVE_V1 = UInt32(1)
 
@@ -229,7 +253,8 @@ struct PvmEngineConfig
     worker_count::UInt32
     allow_dynamic_paging::UInt32
     core_pinning::UInt32
-    reserved::NTuple{3,UInt32}
+    reserved::NTuple{2,UInt32}
+    default_cost_model::UInt32
 end
 
 """
@@ -255,7 +280,8 @@ struct PvmJamConfig
     aux_data_size::UInt32
     halt_pc::UInt32
     step_tracing::UInt32
-    reserved::NTuple{3,UInt32}
+    reserved::NTuple{2,UInt32}
+    cost_model::UInt32
 end
 
 """
@@ -268,7 +294,8 @@ struct PvmModuleConfig
     page_size::UInt32
     aux_data_size::UInt32
     strict::UInt32
-    reserved::NTuple{2,UInt32}
+    reserved::NTuple{1,UInt32}
+    cost_model::UInt32
 end
 
 """
@@ -290,10 +317,10 @@ package fails if Julia lays a struct out differently; tests/julia_abi checks the
 against the C compiler.
 """
 const C_LAYOUTS = (
-    PvmEngineConfig => (32, (0, 4, 8, 12, 16, 20)),
+    PvmEngineConfig => (32, (0, 4, 8, 12, 16, 20, 28)),
     PvmResult => (24, (0, 8, 16)),
-    PvmJamConfig => (48, (0, 4, 8, 12, 16, 20, 24, 28, 32, 36)),
-    PvmModuleConfig => (32, (0, 4, 8, 12, 16, 20, 24)),
+    PvmJamConfig => (48, (0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 44)),
+    PvmModuleConfig => (32, (0, 4, 8, 12, 16, 20, 24, 28)),
     PvmMemoryInfo => (28, (0, 4, 8, 12, 16, 20, 24)),
 )
 
@@ -328,7 +355,7 @@ pvm_abi_version() = ccall((:pvm_abi_version, libpolkavm()), UInt32, ())
 
 """
 Default engine settings: automatic backend and sandbox, 2 workers, no dynamic paging,
-polkavm's core pinning.
+polkavm's core pinning, polkavm's (naive) cost model.
 """
 pvm_engine_config_default() = ccall((:pvm_engine_config_default, libpolkavm()), PvmEngineConfig, ())
 
@@ -453,21 +480,6 @@ handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then ho
 pvm_instance_run_checked(instance, out) = ccall((:pvm_instance_run_checked, libpolkavm()), Int32, (PvmInstance, Ref{PvmResult}), instance, out)
 
 """
-The host-call fast path: sets register `reg` to `value` (typically a host call's result in
-`PVM_REG_A0`; `PVM_REG_NONE` sets nothing), then runs on, as `pvm_instance_set_reg` followed by
-`pvm_instance_run_checked` would, in one call and without reading the gas left
-(`pvm_instance_get_gas` gives it). Returns the status (`PVM_STATUS_*`, never negative), with the
-host call number in `*host_call` when it is `PVM_STATUS_HOST` (`host_call` may be NULL), or -1
-when the run could not happen (NULL handle, `reg` out of range, no call prepared, a sandbox
-error) with the reason in `pvm_last_error`; a -1 for a bad `reg` runs nothing.
-
-# Safety
-`instance` is NULL or a live instance handle not used by another thread during the call;
-`host_call` is NULL or valid for one `uint32_t` write.
-"""
-pvm_instance_resume(instance, reg, value, host_call) = ccall((:pvm_instance_resume, libpolkavm()), Int32, (PvmInstance, UInt32, UInt64, Ptr{UInt32}), instance, reg, value, host_call)
-
-"""
 Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
 error if the last run did not fault, or on a NULL handle.
 """
@@ -499,7 +511,7 @@ pvm_instance_heap_size(instance) = ccall((:pvm_instance_heap_size, libpolkavm())
 
 """
 Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
-no halt-pc tracking, no step tracing.
+no halt-pc tracking, no step tracing, Graypaper 0.8.0's gas (`PVM_COST_MODEL_FULL_L2_HIT`).
 """
 pvm_jam_config_default() = ccall((:pvm_jam_config_default, libpolkavm()), PvmJamConfig, ())
 
@@ -544,7 +556,7 @@ pvm_instance_get_graypaper_pc(instance) = ccall((:pvm_instance_get_graypaper_pc,
 
 """
 Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
-pages, no aux data, not strict.
+pages, no aux data, not strict, the engine's cost model.
 """
 pvm_module_config_default() = ccall((:pvm_module_config_default, libpolkavm()), PvmModuleConfig, ())
 
@@ -593,6 +605,13 @@ Program counter of export `index`; `PVM_PC_NONE` if there is no such export or t
 NULL.
 """
 pvm_module_export_pc(module_, index) = ccall((:pvm_module_export_pc, libpolkavm()), UInt32, (PvmModule, UInt32), module_, index)
+
+"""
+The gas the basic block starting at `pc` costs under the module's cost model (charged when the
+block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
+Since `PVM_ABI_VERSION` 2.
+"""
+pvm_module_block_gas_cost(module_, pc) = ccall((:pvm_module_block_gas_cost, libpolkavm()), Int64, (PvmModule, UInt32), module_, pc)
 
 """
 Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
