@@ -28,6 +28,11 @@ fn jam_engines() -> Vec<Engine> {
         .collect()
 }
 
+/// One gas per instruction, as the Graypaper through 0.7.2 (the JAM default is 0.8.0's model).
+fn naive() -> JamConfig {
+    JamConfig { cost_model: Some(CostModel::Naive), ..JamConfig::default() }
+}
+
 fn jam_instance(engine: &Engine, code: &[u8], config: &JamConfig) -> Instance {
     let module = Module::from_jam_code(engine, code, config).expect("module");
     Instance::new(&module).expect("instance")
@@ -47,7 +52,7 @@ fn falling_off_the_end_panics_at_the_end_of_the_code() {
     let code = assemble(FALLS_OFF_THE_END);
     for engine in jam_engines() {
         let backend = engine.backend();
-        let mut vm = jam_instance(&engine, &code, &JamConfig::default());
+        let mut vm = jam_instance(&engine, &code, &naive());
         vm.set_reg(Reg::A0, 1);
         vm.set_reg(Reg::A1, 2);
         let result = start(&mut vm, 0, 10_000);
@@ -85,7 +90,7 @@ fn the_graypaper_pc_after_a_halt_is_the_instruction_that_jumped_to_the_halt_addr
     assert!(ret_pc > 0 && executed >= 4);
     for engine in jam_engines() {
         let backend = engine.backend();
-        let tracked = JamConfig { halt_pc: true, ..JamConfig::default() };
+        let tracked = JamConfig { halt_pc: true, ..naive() };
         for config in [tracked.clone(), JamConfig { step_tracing: true, ..tracked }] {
             let mut vm = jam_instance(&engine, &code, &config);
             vm.set_reg(Reg::RA, 0xffff_0000);
@@ -155,12 +160,12 @@ fn an_opcode_the_instruction_set_does_not_know_panics_when_reached() {
     let unknown = 111; // reverse_byte in revive_v1, unassigned in jam_v1
     assert!(InstructionSet::JamV1.raw().opcode_from_raw(unknown as u32).is_none());
     for engine in jam_engines() {
-        let mut vm = jam_instance(&engine, &one_instruction(unknown), &JamConfig::default());
+        let mut vm = jam_instance(&engine, &one_instruction(unknown), &naive());
         let result = start(&mut vm, 0, 10);
         assert_eq!((result.status, result.gas_remaining), (Status::Panic, 9), "{:?}", engine.backend());
         assert_eq!(vm.graypaper_pc(), Some(0));
 
-        let mut empty = jam_instance(&engine, &[0, 0, 0], &JamConfig::default());
+        let mut empty = jam_instance(&engine, &[0, 0, 0], &naive());
         let result = start(&mut empty, 0, 10);
         assert_eq!((result.status, result.gas_remaining), (Status::Panic, 9), "no code: the implicit trap at pc 0");
         assert_eq!(empty.graypaper_pc(), Some(0));
@@ -190,7 +195,7 @@ fn latest64_programs_load_in_polkavm_own_encoding() {
     let blob = ProgramBlob::from_parts(parts.clone()).unwrap();
     assert_eq!(graypaper_blob(&blob), None, "latest64 has no bitmask");
     for engine in jam_engines() {
-        let config = JamConfig { isa: InstructionSet::Latest64, ..JamConfig::default() };
+        let config = JamConfig { isa: InstructionSet::Latest64, ..naive() };
         let mut vm = jam_instance(&engine, &parts.code_and_jump_table, &config);
         vm.set_regs(&[0xffff_0000, 0, 0, 0, 0, 0, 0, 40, 2, 0, 0, 0, 0]);
         assert_eq!(start(&mut vm, 0, 10).status, Status::Halt, "{:?}", engine.backend());
@@ -327,7 +332,7 @@ mod c_abi {
             assert!(pvm_module_new_jam(engine, code, TRAP_AT_2.len(), &PvmJamConfig { isa: 9, ..defaults }).is_null());
             assert!(last_error().contains("unknown instruction set 9"), "{}", last_error());
             assert!(pvm_module_new_jam(engine, code, TRAP_AT_2.len(), &PvmJamConfig { halt_pc: 2, ..defaults }).is_null());
-            assert!(pvm_module_new_jam(engine, code, TRAP_AT_2.len(), &PvmJamConfig { reserved: [0, 1, 0], ..defaults }).is_null());
+            assert!(pvm_module_new_jam(engine, code, TRAP_AT_2.len(), &PvmJamConfig { reserved: [0, 1], ..defaults }).is_null());
             assert!(pvm_module_new_jam(engine, code, 2, &defaults).is_null(), "truncated blob");
 
             assert_eq!(pvm_instance_map_pages(std::ptr::null_mut(), 0, 0x1000, 1), -1);
@@ -357,12 +362,12 @@ fn memory_below_64_kib_always_panics_and_faulting_stores_change_nothing() {
     let code = assemble("%isa = jam_v1\npub @main:\n    u32 [a0] = a1\n    trap\n");
     for engine in jam_engines() {
         let backend = engine.backend();
-        let mut vm = jam_instance(&engine, &code, &JamConfig::default());
+        let mut vm = jam_instance(&engine, &code, &naive());
         assert_eq!(vm.map_pages(0, 0x1_0000, true).unwrap_err().kind(), ErrorKind::Memory, "the first 64 KiB cannot be mapped");
         vm.set_reg(Reg::A0, 0xfffc);
         assert_eq!(start(&mut vm, 0, 10).status, Status::Panic, "{backend:?}: below 2^16 is a panic, not a fault");
 
-        let mut vm = jam_instance(&engine, &code, &JamConfig::default());
+        let mut vm = jam_instance(&engine, &code, &naive());
         vm.map_pages(0x2_0000, 0x2000, true).unwrap();
         vm.protect_pages(0x2_1000, 0x1000, true).unwrap();
         vm.set_reg(Reg::A0, 0x2_0ffe);
@@ -370,5 +375,45 @@ fn memory_below_64_kib_always_panics_and_faulting_stores_change_nothing() {
         let result = start(&mut vm, 0, 10);
         assert_eq!((result.status, result.fault_address), (Status::Fault, 0x2_1000), "{backend:?}");
         assert_eq!(vm.read_memory(0x2_0ffc, 8).unwrap(), [0; 8], "{backend:?}: no partial store");
+    }
+}
+
+/// `inst_load_u8_nok` of the Graypaper 0.8.0 vectors: a load from an unmapped page, one basic block.
+const LOAD_U8_UNMAPPED: &str = "%isa = jam_v1\npub @main:\n    a0 = u8 [0x20000]\n";
+
+#[test]
+fn the_jam_default_charges_graypaper_0_8_0_gas_and_the_cost_model_is_selectable() {
+    let code = assemble(LOAD_U8_UNMAPPED);
+    for backend in [Backend::Interpreter, Backend::Compiler] {
+        if backend == Backend::Compiler && !cfg!(feature = "generic-sandbox") {
+            continue;
+        }
+        let sandbox = if backend == Backend::Compiler { Sandbox::Generic } else { Sandbox::Auto };
+        for default_cost_model in [CostModel::Naive, CostModel::FullL2Hit] {
+            let config = EngineConfig { backend, sandbox, allow_dynamic_paging: true, default_cost_model, ..EngineConfig::default() };
+            let engine = Engine::new(&config).unwrap();
+            // The block: the load (L2 latency 25 in 0.8.0's model) and the implicit trap after it.
+            for (cost_model, block_cost) in [
+                (JamConfig::default().cost_model, 25),
+                (Some(CostModel::Naive), 2),
+                (Some(CostModel::FullL1Hit), 4),
+                (Some(CostModel::FullL3Hit), 37),
+                (None, if default_cost_model == CostModel::Naive { 2 } else { 25 }),
+            ] {
+                let module = Module::from_jam_code(&engine, &code, &JamConfig { cost_model, ..JamConfig::default() }).unwrap();
+                let what = format!("{backend:?}, engine default {default_cost_model:?}, module {cost_model:?}");
+                assert_eq!(module.cost_model(), cost_model.unwrap_or(default_cost_model), "{what}");
+                assert_eq!(module.block_gas_cost(0), Some(block_cost), "{what}");
+                assert_eq!(module.block_gas_cost(1), None, "{what}: no block starts inside the load");
+                let mut vm = Instance::new(&module).unwrap();
+                let result = start(&mut vm, 0, 10_000);
+                assert_eq!((result.status, vm.fault_address()), (Status::Fault, Some(0x2_0000)), "{what}");
+                assert_eq!(result.gas_remaining, 10_000 - block_cost, "{what}: the block is charged at its entry");
+            }
+        }
+    }
+    assert_eq!(JamConfig::default().cost_model, Some(CostModel::FullL2Hit), "the JAM default follows jam_v1: Graypaper 0.8.0");
+    for model in CostModel::ALL {
+        assert_eq!(CostModel::from_name(model.name()), Some(model));
     }
 }

@@ -23,12 +23,13 @@ fn interpreter() -> Arc<uniffi_api::Engine> {
         worker_count: 2,
         allow_dynamic_paging: false,
         core_pinning: None,
+        default_cost_model: None,
     })
     .unwrap()
 }
 
 fn module_config() -> ModuleConfig {
-    ModuleConfig { gas_metering: None, step_tracing: false, dynamic_paging: false, page_size: 4096, aux_data_size: 0, strict: false }
+    ModuleConfig { gas_metering: None, step_tracing: false, dynamic_paging: false, page_size: 4096, aux_data_size: 0, strict: false, cost_model: None }
 }
 
 #[test]
