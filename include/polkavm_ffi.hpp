@@ -98,6 +98,15 @@ enum class GasMetering : uint32_t {
     Async = PVM_GAS_METERING_ASYNC,
 };
 
+/** The gas cost model: Naive for Graypaper 0.6.7-0.7.2, FullL2Hit for 0.8.0 (the JAM default). */
+enum class CostModel : uint32_t {
+    Default = PVM_COST_MODEL_DEFAULT,
+    Naive = PVM_COST_MODEL_NAIVE,
+    FullL1Hit = PVM_COST_MODEL_FULL_L1_HIT,
+    FullL2Hit = PVM_COST_MODEL_FULL_L2_HIT,
+    FullL3Hit = PVM_COST_MODEL_FULL_L3_HIT,
+};
+
 enum class InstructionSet : uint32_t {
     JamV1 = PVM_ISA_JAM_V1,
     ReviveV1 = PVM_ISA_REVIVE_V1,
@@ -126,6 +135,7 @@ public:
     EngineConfig &worker_count(uint32_t value) { raw_.worker_count = value; return *this; }
     EngineConfig &allow_dynamic_paging(bool value) { raw_.allow_dynamic_paging = value; return *this; }
     EngineConfig &core_pinning(CorePinning value) { raw_.core_pinning = static_cast<uint32_t>(value); return *this; }
+    EngineConfig &default_cost_model(CostModel value) { raw_.default_cost_model = static_cast<uint32_t>(value); return *this; }
     const PvmEngineConfig &raw() const { return raw_; }
 
 private:
@@ -142,6 +152,7 @@ public:
     ModuleConfig &page_size(uint32_t value) { raw_.page_size = value; return *this; }
     ModuleConfig &aux_data_size(uint32_t value) { raw_.aux_data_size = value; return *this; }
     ModuleConfig &strict(bool value) { raw_.strict = value; return *this; }
+    ModuleConfig &cost_model(CostModel value) { raw_.cost_model = static_cast<uint32_t>(value); return *this; }
     const PvmModuleConfig &raw() const { return raw_; }
 
 private:
@@ -161,6 +172,7 @@ public:
     JamConfig &aux_data_size(uint32_t value) { raw_.aux_data_size = value; return *this; }
     JamConfig &halt_pc(bool value) { raw_.halt_pc = value; return *this; }
     JamConfig &step_tracing(bool value) { raw_.step_tracing = value; return *this; }
+    JamConfig &cost_model(CostModel value) { raw_.cost_model = static_cast<uint32_t>(value); return *this; }
     const PvmJamConfig &raw() const { return raw_; }
 
 private:
@@ -261,6 +273,13 @@ public:
         int32_t index = pvm_module_find_export(get(), reinterpret_cast<const uint8_t *>(name.data()), name.size());
         if (index < 0) detail::throw_last_error("finding an export");
         return pvm_module_export_pc(get(), static_cast<uint32_t>(index));
+    }
+
+    /** The gas the basic block starting at `pc` costs under the module's cost model; none if no block starts there. */
+    std::optional<int64_t> block_gas_cost(uint32_t pc) const {
+        int64_t cost = pvm_module_block_gas_cost(get(), pc);
+        if (cost < 0) return std::nullopt;
+        return cost;
     }
 
     PvmModule get() const { return owned_.get("Module"); }

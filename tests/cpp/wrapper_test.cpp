@@ -221,9 +221,9 @@ TEST_P(Wrapper, InstancesOutliveTheirEngineAndModule) {
     EXPECT_EQ(survivor->reg(pvm::Reg::A0), 42u);
 }
 
-// The public JAM test vectors (tests/conformance's), if they are here: a vector's "program" bytes.
-std::optional<std::vector<uint8_t>> conformance_program(const std::string &name) {
-    std::ifstream file(std::string(PVM_CONFORMANCE_DIR) + "/programs/" + name + ".json");
+// A test vector's "program" bytes, from a suite in tests/vectors.
+std::optional<std::vector<uint8_t>> conformance_program(const std::string &suite, const std::string &name) {
+    std::ifstream file(std::string(PVM_VECTORS_DIR) + "/" + suite + "/programs/" + name + ".json");
     if (!file) return std::nullopt;
     std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
     std::size_t start = text.find('[', text.find("\"program\""));
@@ -241,8 +241,8 @@ std::optional<std::vector<uint8_t>> conformance_program(const std::string &name)
 
 // inst_store_u8: `u8 [0x20000] = a0`, then past the end of the code.
 TEST(Jam, DynamicPagingFaultsUntilThePageIsMapped) {
-    std::optional<std::vector<uint8_t>> code = conformance_program("inst_store_u8");
-    if (!code) GTEST_SKIP() << "no JAM test vectors at " << PVM_CONFORMANCE_DIR;
+    std::optional<std::vector<uint8_t>> code = conformance_program("jam-pvm-v0.4", "inst_store_u8");
+    ASSERT_TRUE(code) << "no inst_store_u8 in " << PVM_VECTORS_DIR;
     pvm::Engine engine(pvm::EngineConfig().backend(pvm::Backend::Interpreter).allow_dynamic_paging(true));
     pvm::Module module = pvm::Module::jam(engine, *code);
     pvm::Instance instance(engine, module);
@@ -264,6 +264,35 @@ TEST(Jam, DynamicPagingFaultsUntilThePageIsMapped) {
 
     pvm::Engine static_engine(pvm::EngineConfig().backend(pvm::Backend::Interpreter));
     EXPECT_THROW(pvm::Module::jam(static_engine, *code), pvm::Error);
+}
+
+// inst_load_u8_nok of the Graypaper 0.8.0 vectors: a load from the unmapped page 0x20000, one basic block.
+TEST(Jam, TheDefaultCostModelIsGraypaper080sAndEveryModelIsSelectable) {
+    std::optional<std::vector<uint8_t>> code = conformance_program("gp-0.8.0-polkavm-spectool", "inst_load_u8_nok");
+    ASSERT_TRUE(code) << "no inst_load_u8_nok in " << PVM_VECTORS_DIR;
+    struct Case {
+        pvm::CostModel engine_default, module;
+        int64_t block_cost;
+    };
+    for (const Case &c : {Case{pvm::CostModel::Default, pvm::CostModel::FullL2Hit, 25}, Case{pvm::CostModel::Default, pvm::CostModel::Naive, 2},
+                          Case{pvm::CostModel::Default, pvm::CostModel::FullL1Hit, 4}, Case{pvm::CostModel::Default, pvm::CostModel::FullL3Hit, 37},
+                          Case{pvm::CostModel::Default, pvm::CostModel::Default, 2}, Case{pvm::CostModel::FullL2Hit, pvm::CostModel::Default, 25}}) {
+        pvm::Engine engine(
+            pvm::EngineConfig().backend(pvm::Backend::Interpreter).allow_dynamic_paging(true).default_cost_model(c.engine_default));
+        pvm::Module module = pvm::Module::jam(engine, *code, pvm::JamConfig().cost_model(c.module));
+        EXPECT_EQ(module.block_gas_cost(0), std::optional<int64_t>(c.block_cost));
+        EXPECT_EQ(module.block_gas_cost(1), std::nullopt);
+        pvm::Instance instance(engine, module);
+        instance.set_next_pc(0);
+        instance.set_gas(10000);
+        pvm::RunResult result = instance.run();
+        EXPECT_EQ(result.status, pvm::Status::Fault);
+        EXPECT_EQ(instance.fault_address(), std::optional<uint32_t>(0x20000));
+        EXPECT_EQ(result.gas_remaining, 10000 - c.block_cost);
+    }
+    pvm::Engine engine(pvm::EngineConfig().backend(pvm::Backend::Interpreter).allow_dynamic_paging(true));
+    EXPECT_EQ(pvm::Module::jam(engine, *code).block_gas_cost(0), std::optional<int64_t>(25)) << "the JAM default is 0.8.0's full-L2";
+    EXPECT_THROW(pvm::Module::jam(engine, *code, pvm::JamConfig().cost_model(static_cast<pvm::CostModel>(9))), pvm::Error);
 }
 
 }  // namespace
