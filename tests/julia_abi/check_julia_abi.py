@@ -241,11 +241,10 @@ def check_sequences(pvm_functions):
 
 
 def conformance_program(name, build_dir):
-    """A JAM test vector's program blob, written to a file; None if the vectors are not here."""
-    directory = Path(os.environ.get("PVM_CONFORMANCE_DIR", ROOT.parent / "shared" / "conformance" / "jam-pvm-v0.4"))
-    vector = directory / "programs" / f"{name}.json"
+    """A JAM test vector's program blob (tests/vectors/jam-pvm-v0.4), written to a file."""
+    vector = ROOT / "tests" / "vectors" / "jam-pvm-v0.4" / "programs" / f"{name}.json"
     if not vector.is_file():
-        print(f"no JAM test vectors at {directory} (set PVM_CONFORMANCE_DIR): JAM checks skipped")
+        fail(f"no test vector {vector}")
         return None
     path = build_dir / f"{name}.jam"
     path.write_bytes(bytes(json.loads(vector.read_text())["program"]))

@@ -3,6 +3,7 @@
 The same tests exist for Kotlin (bindings/kotlin/src/test) and Swift (bindings/swift/Tests).
 """
 
+import json
 import pathlib
 import sysconfig
 import typing
@@ -12,12 +13,14 @@ import pytest
 import polkavm_ffi
 from polkavm_ffi import (
     Backend,
+    CostModel,
     Engine,
     EngineConfig,
     GasMetering,
     HostError,
     HostHandler,
     Instance,
+    JamConfig,
     Module,
     ModuleConfig,
     PvmError,
@@ -315,3 +318,29 @@ def test_bad_blobs_and_arguments_are_errors(blob):
         vm.set_gas(2**63)
     # Every error is a PvmError, so one except clause catches them all.
     assert issubclass(PvmError.Memory, PvmError) and issubclass(PvmError, Exception)
+
+
+def test_the_jam_default_gives_graypaper_0_8_0_gas_and_naive_is_selectable(blob):
+    """inst_load_u8_nok of the Graypaper 0.8.0 vectors: one basic block, a load from an unmapped page."""
+    vectors = pathlib.Path(__file__).resolve().parents[3] / "tests" / "vectors"
+    vector = json.loads((vectors / "gp-0.8.0-polkavm-spectool" / "programs" / "inst_load_u8_nok.json").read_text())
+    expected = vector["steps"][-1]["assert"]
+    assert (expected["status"], expected["page-fault-address"], expected["gas"]) == ("page-fault", 0x20000, 9975)
+    engine = Engine(EngineConfig(backend=Backend.INTERPRETER, allow_dynamic_paging=True))
+    for config, gas in [
+        (JamConfig(), expected["gas"]),
+        (JamConfig(cost_model=CostModel.FULL_L2_HIT), expected["gas"]),
+        (JamConfig(cost_model=CostModel.NAIVE), vector["initial-gas"] - 2),
+    ]:
+        module = Module.new_jam(engine, bytes(vector["program"]), config)
+        assert module.block_gas_cost(0) == vector["initial-gas"] - gas
+        vm = Instance(module)
+        vm.set_next_pc(vector["initial-pc"])
+        vm.set_gas(vector["initial-gas"])
+        result = vm.run()
+        assert (result.status, vm.fault_address(), result.gas_remaining) == (Status.FAULT, 0x20000, gas), config
+    assert Module.new_jam(engine, bytes(vector["program"])).cost_model() == CostModel.FULL_L2_HIT
+    naive_engine = Engine(EngineConfig(backend=Backend.INTERPRETER, allow_dynamic_paging=True, default_cost_model=CostModel.NAIVE))
+    assert Module.new_jam(naive_engine, bytes(vector["program"])).cost_model() == CostModel.FULL_L2_HIT
+    assert Module(naive_engine, blob).cost_model() == CostModel.NAIVE, "a module without a choice takes the engine's"
+    assert Module(naive_engine, blob, ModuleConfig(cost_model=CostModel.FULL_L3_HIT)).cost_model() == CostModel.FULL_L3_HIT

@@ -64,6 +64,9 @@ const BACKENDS = (auto = PVM_BACKEND_AUTO, compiler = PVM_BACKEND_COMPILER, inte
 const SANDBOXES = (auto = PVM_SANDBOX_AUTO, linux = PVM_SANDBOX_LINUX, generic = PVM_SANDBOX_GENERIC)
 const CORE_PINNINGS = (core = PVM_CORE_PINNING_CORE, ccx = PVM_CORE_PINNING_CCX, disabled = PVM_CORE_PINNING_DISABLED)
 const GAS_METERINGS = (none = PVM_GAS_METERING_NONE, sync = PVM_GAS_METERING_SYNC, async = PVM_GAS_METERING_ASYNC)
+# Gas cost models: :naive for Graypaper 0.6.7-0.7.2, :full_l2_hit for 0.8.0 (the JAM default).
+const COST_MODELS = (default = PVM_COST_MODEL_DEFAULT, naive = PVM_COST_MODEL_NAIVE, full_l1_hit = PVM_COST_MODEL_FULL_L1_HIT,
+                     full_l2_hit = PVM_COST_MODEL_FULL_L2_HIT, full_l3_hit = PVM_COST_MODEL_FULL_L3_HIT)
 const INSTRUCTION_SETS = (jam_v1 = PVM_ISA_JAM_V1, revive_v1 = PVM_ISA_REVIVE_V1, latest32 = PVM_ISA_LATEST32,
                           latest64 = PVM_ISA_LATEST64)
 
@@ -86,10 +89,12 @@ end
 to_u64(value::Integer) = value < 0 ? reinterpret(UInt64, Int64(value)) : UInt64(value)
 
 """
-    Engine(; backend, sandbox, worker_count, allow_dynamic_paging, core_pinning)
+    Engine(; backend, sandbox, worker_count, allow_dynamic_paging, core_pinning, default_cost_model)
 
 Backend (`:auto`, `:compiler`, `:interpreter`), sandbox (`:auto`, `:linux`, `:generic`) and
-worker pool. Settings left out keep the library's defaults (`pvm_engine_config_default`).
+worker pool. `default_cost_model` (`:naive`, polkavm's default, `:full_l1_hit`, `:full_l2_hit`,
+`:full_l3_hit`) is the gas cost model of modules that choose none. Settings left out keep the
+library's defaults (`pvm_engine_config_default`).
 """
 mutable struct Engine
     ptr::PvmEngine
@@ -97,10 +102,11 @@ mutable struct Engine
 end
 
 function Engine(; backend = nothing, sandbox = nothing, worker_count = nothing,
-                allow_dynamic_paging = nothing, core_pinning = nothing)
+                allow_dynamic_paging = nothing, core_pinning = nothing, default_cost_model = nothing)
     settings = (backend = choice(BACKENDS, backend, "backend"), sandbox = choice(SANDBOXES, sandbox, "sandbox"),
                 worker_count = worker_count, allow_dynamic_paging = allow_dynamic_paging,
-                core_pinning = choice(CORE_PINNINGS, core_pinning, "core pinning"))
+                core_pinning = choice(CORE_PINNINGS, core_pinning, "core pinning"),
+                default_cost_model = choice(COST_MODELS, default_cost_model, "cost model"))
     config = configure(pvm_engine_config_default(), settings)
     ptr = pvm_engine_new_with_config(Ref(config))
     ptr == C_NULL && throw_last_error("creating an engine")
@@ -108,11 +114,12 @@ function Engine(; backend = nothing, sandbox = nothing, worker_count = nothing,
 end
 
 """
-    PolkaVM.Module(engine, blob; gas_metering, step_tracing, dynamic_paging, page_size, aux_data_size, strict)
+    PolkaVM.Module(engine, blob; gas_metering, step_tracing, dynamic_paging, page_size, aux_data_size, strict, cost_model)
     PolkaVM.Module(engine, path; ...)
 
 A loaded program (a `.polkavm` blob, copied). Gas metering is `:none`, `:sync` or `:async`;
-settings left out keep the library's defaults (`pvm_module_config_default`).
+`cost_model` one of `COST_MODELS` (`:default`: the engine's); settings left out keep the
+library's defaults (`pvm_module_config_default`).
 """
 mutable struct Module
     ptr::PvmModule
@@ -121,10 +128,11 @@ mutable struct Module
 end
 
 function Module(engine::Engine, blob::AbstractVector{UInt8}; gas_metering = nothing, step_tracing = nothing,
-                dynamic_paging = nothing, page_size = nothing, aux_data_size = nothing, strict = nothing)
+                dynamic_paging = nothing, page_size = nothing, aux_data_size = nothing, strict = nothing,
+                cost_model = nothing)
     settings = (gas_metering = choice(GAS_METERINGS, gas_metering, "gas metering"), step_tracing = step_tracing,
                 dynamic_paging = dynamic_paging, page_size = page_size, aux_data_size = aux_data_size,
-                strict = strict)
+                strict = strict, cost_model = choice(COST_MODELS, cost_model, "cost model"))
     config = configure(pvm_module_config_default(), settings)
     bytes = Vector{UInt8}(blob)
     ptr = pvm_module_new_with_config(engine, bytes, length(bytes), Ref(config))
@@ -136,16 +144,20 @@ Module(engine::Engine, path::AbstractString; settings...) = Module(engine, read(
 
 """
     PolkaVM.jam_module(engine, code; isa, gas_metering, page_size, ro_data_size, rw_data_size,
-                       stack_size, aux_data_size, halt_pc, step_tracing)
+                       stack_size, aux_data_size, halt_pc, step_tracing, cost_model)
 
 A Graypaper program blob (jump table, code and bitmask; copied) with dynamic paging: nothing is
 mapped until `map_pages!`. The engine needs `allow_dynamic_paging = true`. `isa` is `:jam_v1`
-(default), `:revive_v1`, `:latest32` or `:latest64`; settings left out keep the library's
+(default; Graypaper 0.8.0), `:revive_v1` (the Graypaper through 0.7.2), `:latest32` or
+`:latest64`; `cost_model` is `:full_l2_hit` (default; Graypaper 0.8.0's gas), `:naive` (0.6.7-0.7.2),
+`:full_l1_hit`, `:full_l3_hit` or `:default` (the engine's); settings left out keep the library's
 defaults (`pvm_jam_config_default`).
 """
-function jam_module(engine::Engine, code::AbstractVector{UInt8}; isa = nothing, gas_metering = nothing, settings...)
+function jam_module(engine::Engine, code::AbstractVector{UInt8}; isa = nothing, gas_metering = nothing,
+                    cost_model = nothing, settings...)
     choices = (isa = choice(INSTRUCTION_SETS, isa, "instruction set"),
-               gas_metering = choice(GAS_METERINGS, gas_metering, "gas metering"))
+               gas_metering = choice(GAS_METERINGS, gas_metering, "gas metering"),
+               cost_model = choice(COST_MODELS, cost_model, "cost model"))
     config = configure(pvm_jam_config_default(), merge(choices, values(settings)))
     bytes = Vector{UInt8}(code)
     ptr = pvm_module_new_jam(engine, bytes, length(bytes), Ref(config))

@@ -8,9 +8,9 @@ const PROGRAM_PATH = get(ENV, "POLKAVM_TEST_PROGRAM",
 isfile(PROGRAM_PATH) || error("$PROGRAM_PATH is missing: run `make programs` at the repository root")
 const PROGRAM = read(PROGRAM_PATH)
 
-# The public JAM test vectors (../shared beside the repository, as for `make test-conformance`).
+# The JAM PVM test vectors v0.4 in the repository (tests/vectors, as for `make test-conformance`).
 const CONFORMANCE_DIR = get(ENV, "PVM_CONFORMANCE_DIR",
-                            normpath(joinpath(@__DIR__, "..", "..", "..", "..", "..", "shared", "conformance", "jam-pvm-v0.4")))
+                            normpath(joinpath(@__DIR__, "..", "..", "..", "..", "tests", "vectors", "jam-pvm-v0.4")))
 
 function conformance_program(name)
     path = joinpath(CONFORMANCE_DIR, "programs", "$name.json")

@@ -292,4 +292,31 @@ class PolkaVMTest {
         // Every error is a PvmException, so one catch clause catches them all.
         assertTrue(assertThrows<PvmException> { vm.run() } is PvmException.WrongState)
     }
+
+    /** The "program" bytes of a test vector in tests/vectors: its one byte array, `"program": [...]`. */
+    private fun vectorProgram(suite: String, name: String): ByteArray {
+        val text = File(System.getProperty("pvm.test.vectors"), "$suite/programs/$name.json").readText()
+        val bytes = Regex("\"program\":\\s*\\[([^\\]]*)\\]").find(text)!!.groupValues[1]
+        return bytes.split(",").map { it.trim().toInt().toByte() }.toByteArray()
+    }
+
+    @Test
+    fun `the JAM default gives Graypaper 0_8_0 gas and naive is selectable`() {
+        // inst_load_u8_nok of the Graypaper 0.8.0 vectors: a page fault at 0x20000 with 9975 gas left.
+        val program = vectorProgram("gp-0.8.0-polkavm-spectool", "inst_load_u8_nok")
+        val engine = Engine(EngineConfig(backend = Backend.INTERPRETER, allowDynamicPaging = true))
+        for ((config, gas) in listOf(JamConfig() to 9975L, JamConfig(costModel = CostModel.FULL_L2_HIT) to 9975L,
+                                     JamConfig(costModel = CostModel.NAIVE) to 9998L)) {
+            val module = Module.newJam(engine, program, config)
+            assertEquals(10000L - gas, module.blockGasCost(0u))
+            val vm = Instance(module)
+            vm.setNextPc(0u)
+            vm.setGas(10000L)
+            val result = vm.run()
+            assertEquals(Triple(Status.FAULT, 0x20000u, gas), Triple(result.status, vm.faultAddress(), result.gasRemaining))
+        }
+        val naive = Engine(EngineConfig(backend = Backend.INTERPRETER, defaultCostModel = CostModel.NAIVE))
+        assertEquals(CostModel.NAIVE, Module(naive, blob).costModel())
+        assertEquals(CostModel.FULL_L1_HIT, Module(naive, blob, ModuleConfig(costModel = CostModel.FULL_L1_HIT)).costModel())
+    }
 }
