@@ -360,6 +360,48 @@ static void test_resume(uint32_t backend) {
     pvm_instance_free(instance);
     pvm_module_free(module);
     pvm_engine_free(engine);
+/* The gas cost model: an engine default, a per-module choice, and the block costs that follow. */
+static void test_cost_models(uint32_t backend) {
+    PvmEngineConfig engine_config = pvm_engine_config_default();
+    CHECK(engine_config.default_cost_model == PVM_COST_MODEL_DEFAULT);
+    CHECK(pvm_module_config_default().cost_model == PVM_COST_MODEL_DEFAULT);
+    CHECK(pvm_jam_config_default().cost_model == PVM_COST_MODEL_FULL_L2_HIT);
+    engine_config.backend = backend;
+    static const uint32_t models[] = {PVM_COST_MODEL_NAIVE, PVM_COST_MODEL_FULL_L1_HIT, PVM_COST_MODEL_FULL_L2_HIT,
+                                      PVM_COST_MODEL_FULL_L3_HIT};
+    int64_t load_costs[4];
+    for (int m = 0; m < 4; m++) {
+        engine_config.default_cost_model = models[m];
+        PvmEngine engine = pvm_engine_new_with_config(&engine_config);
+        PvmModuleConfig config = pvm_module_config_default();
+        PvmModule by_engine = pvm_module_new_with_config(engine, program, program_len, &config);
+        config.cost_model = PVM_COST_MODEL_NAIVE;
+        PvmModule naive = pvm_module_new_with_config(engine, program, program_len, &config);
+        CHECK(by_engine && naive);
+        uint32_t load_pc = export_pc(by_engine, "load");
+        load_costs[m] = pvm_module_block_gas_cost(by_engine, load_pc);
+        /* `a0 = u32 [a0]; ret`: two instructions, so two gas under the naive model. */
+        CHECK(pvm_module_block_gas_cost(naive, load_pc) == 2);
+        CHECK(pvm_module_block_gas_cost(by_engine, load_pc + 1) == -1);
+        CHECK_ERROR_CONTAINS("no basic block starts at pc");
+
+        /* The block is charged when it is entered: a run of it uses exactly its cost. */
+        PvmInstance instance = pvm_instance_new(engine, by_engine);
+        PvmMemoryInfo info = pvm_module_memory_info(by_engine);
+        PvmResult result = call(instance, by_engine, "load", info.rw_data_address, 0);
+        CHECK(result.status == PVM_STATUS_HALT && pvm_instance_get_reg(instance, PVM_REG_A0) == 42);
+        CHECK(1000000 - result.gas_remaining == load_costs[m]);
+        pvm_instance_free(instance);
+        pvm_module_free(by_engine);
+        pvm_module_free(naive);
+        pvm_engine_free(engine);
+    }
+    CHECK(load_costs[0] == 2 && load_costs[0] < load_costs[1] && load_costs[1] < load_costs[2] && load_costs[2] < load_costs[3]);
+    CHECK(pvm_module_block_gas_cost(NULL, 0) == -1);
+
+    engine_config.default_cost_model = 9;
+    CHECK(pvm_engine_new_with_config(&engine_config) == NULL);
+    CHECK_ERROR_CONTAINS("unknown cost model 9");
 }
 
 static void test_fault_with_dynamic_paging(void) {
@@ -645,6 +687,7 @@ int main(int argc, char **argv) {
         {"statuses", NULL, test_statuses},
         {"resume", NULL, test_resume},
         {"fault_with_dynamic_paging", test_fault_with_dynamic_paging, NULL},
+        {"cost_models", NULL, test_cost_models},
         {"registers_and_pc", NULL, test_registers_and_pc},
         {"memory", NULL, test_memory},
         {"free_in_any_order", NULL, test_free_in_any_order},

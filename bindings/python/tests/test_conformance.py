@@ -229,7 +229,9 @@ def test_the_suites_fail_under_each_others_cost_model():
         vectors = collect_vectors(VECTORS / suite)
         outcome = run_backend("interpreter", vectors, config)
         assert len(outcome["failures"]) > len(vectors) // 2, suite
-        assert all("gas" in reason for _, reason in outcome["failures"]), suite
+        # Only the gas differs: the gas left, and for 0.8.0's vectors the block costs.
+        reasons = [difference for _, reason in outcome["failures"] for difference in reason.split("; ")]
+        assert all(" gas " in f" {reason} " or " costs " in reason for reason in reasons), suite
 
 
 def test_the_linux_sandbox_without_userfaultfd_fails_naming_the_fix():

@@ -1473,6 +1473,17 @@ public func FfiConverterTypeInstance_lower(_ value: Instance) -> UInt64 {
 public protocol ModuleProtocol: AnyObject, Sendable {
     
     /**
+     * The gas the basic block starting at `pc` costs under the module's cost model, charged when
+     * the block is entered; None if no basic block starts at `pc`.
+     */
+    func blockGasCost(pc: UInt32)  -> Int64?
+    
+    /**
+     * The cost model this module's gas follows (its own, or its engine's default).
+     */
+    func costModel()  -> CostModel
+    
+    /**
      * The program counter of the export called `name`.
      */
     func exportPc(name: String) throws  -> UInt32
@@ -1573,6 +1584,32 @@ public static func newJam(engine: Engine, code: Data, config: JamConfig = JamCon
 }
     
 
+    
+    /**
+     * The gas the basic block starting at `pc` costs under the module's cost model, charged when
+     * the block is entered; None if no basic block starts at `pc`.
+     */
+open func blockGasCost(pc: UInt32) -> Int64?  {
+    return try!  FfiConverterOptionInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_polkavm_ffi_fn_method_module_block_gas_cost(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(pc),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The cost model this module's gas follows (its own, or its engine's default).
+     */
+open func costModel() -> CostModel  {
+    return try!  FfiConverterTypeCostModel_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_polkavm_ffi_fn_method_module_cost_model(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * The program counter of the export called `name`.
@@ -1689,6 +1726,10 @@ public struct EngineConfig: Equatable, Hashable {
      * None: pin to one core (polkavm's default).
      */
     public var corePinning: CorePinning?
+    /**
+     * The gas cost model of modules that choose none. None: Naive (polkavm's default).
+     */
+    public var defaultCostModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1707,12 +1748,16 @@ public struct EngineConfig: Equatable, Hashable {
          */allowDynamicPaging: Bool = false, 
         /**
          * None: pin to one core (polkavm's default).
-         */corePinning: CorePinning? = nil) {
+         */corePinning: CorePinning? = nil, 
+        /**
+         * The gas cost model of modules that choose none. None: Naive (polkavm's default).
+         */defaultCostModel: CostModel? = nil) {
         self.backend = backend
         self.sandbox = sandbox
         self.workerCount = workerCount
         self.allowDynamicPaging = allowDynamicPaging
         self.corePinning = corePinning
+        self.defaultCostModel = defaultCostModel
     }
 
     
@@ -1735,7 +1780,8 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 sandbox: FfiConverterOptionTypeSandbox.read(from: &buf), 
                 workerCount: FfiConverterUInt32.read(from: &buf), 
                 allowDynamicPaging: FfiConverterBool.read(from: &buf), 
-                corePinning: FfiConverterOptionTypeCorePinning.read(from: &buf)
+                corePinning: FfiConverterOptionTypeCorePinning.read(from: &buf), 
+                defaultCostModel: FfiConverterOptionTypeCostModel.read(from: &buf)
         )
     }
 
@@ -1745,6 +1791,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.workerCount, into: &buf)
         FfiConverterBool.write(value.allowDynamicPaging, into: &buf)
         FfiConverterOptionTypeCorePinning.write(value.corePinning, into: &buf)
+        FfiConverterOptionTypeCostModel.write(value.defaultCostModel, into: &buf)
     }
 }
 
@@ -1860,6 +1907,11 @@ public struct JamConfig: Equatable, Hashable {
      * Stop with Status.STEP after every instruction.
      */
     public var stepTracing: Bool
+    /**
+     * The gas cost model. None: FullL2Hit, Graypaper 0.8.0's (the version whose opcode table
+     * JamV1 is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors need Naive.
+     */
+    public var costModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1883,7 +1935,11 @@ public struct JamConfig: Equatable, Hashable {
          */haltPc: Bool = false, 
         /**
          * Stop with Status.STEP after every instruction.
-         */stepTracing: Bool = false) {
+         */stepTracing: Bool = false, 
+        /**
+         * The gas cost model. None: FullL2Hit, Graypaper 0.8.0's (the version whose opcode table
+         * JamV1 is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors need Naive.
+         */costModel: CostModel? = nil) {
         self.isa = isa
         self.gasMetering = gasMetering
         self.pageSize = pageSize
@@ -1893,6 +1949,7 @@ public struct JamConfig: Equatable, Hashable {
         self.auxDataSize = auxDataSize
         self.haltPc = haltPc
         self.stepTracing = stepTracing
+        self.costModel = costModel
     }
 
     
@@ -1919,7 +1976,8 @@ public struct FfiConverterTypeJamConfig: FfiConverterRustBuffer {
                 stackSize: FfiConverterUInt32.read(from: &buf), 
                 auxDataSize: FfiConverterUInt32.read(from: &buf), 
                 haltPc: FfiConverterBool.read(from: &buf), 
-                stepTracing: FfiConverterBool.read(from: &buf)
+                stepTracing: FfiConverterBool.read(from: &buf), 
+                costModel: FfiConverterOptionTypeCostModel.read(from: &buf)
         )
     }
 
@@ -1933,6 +1991,7 @@ public struct FfiConverterTypeJamConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.auxDataSize, into: &buf)
         FfiConverterBool.write(value.haltPc, into: &buf)
         FfiConverterBool.write(value.stepTracing, into: &buf)
+        FfiConverterOptionTypeCostModel.write(value.costModel, into: &buf)
     }
 }
 
@@ -2070,6 +2129,10 @@ public struct ModuleConfig: Equatable, Hashable {
      * Reject programs with invalid imports, jump table entries or exports at load time.
      */
     public var strict: Bool
+    /**
+     * The gas cost model. None: the engine's `default_cost_model`.
+     */
+    public var costModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2088,13 +2151,17 @@ public struct ModuleConfig: Equatable, Hashable {
          */pageSize: UInt32 = UInt32(4096), auxDataSize: UInt32 = UInt32(0), 
         /**
          * Reject programs with invalid imports, jump table entries or exports at load time.
-         */strict: Bool = false) {
+         */strict: Bool = false, 
+        /**
+         * The gas cost model. None: the engine's `default_cost_model`.
+         */costModel: CostModel? = nil) {
         self.gasMetering = gasMetering
         self.stepTracing = stepTracing
         self.dynamicPaging = dynamicPaging
         self.pageSize = pageSize
         self.auxDataSize = auxDataSize
         self.strict = strict
+        self.costModel = costModel
     }
 
     
@@ -2118,7 +2185,8 @@ public struct FfiConverterTypeModuleConfig: FfiConverterRustBuffer {
                 dynamicPaging: FfiConverterBool.read(from: &buf), 
                 pageSize: FfiConverterUInt32.read(from: &buf), 
                 auxDataSize: FfiConverterUInt32.read(from: &buf), 
-                strict: FfiConverterBool.read(from: &buf)
+                strict: FfiConverterBool.read(from: &buf), 
+                costModel: FfiConverterOptionTypeCostModel.read(from: &buf)
         )
     }
 
@@ -2129,6 +2197,7 @@ public struct FfiConverterTypeModuleConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.pageSize, into: &buf)
         FfiConverterUInt32.write(value.auxDataSize, into: &buf)
         FfiConverterBool.write(value.strict, into: &buf)
+        FfiConverterOptionTypeCostModel.write(value.costModel, into: &buf)
     }
 }
 
@@ -2431,6 +2500,104 @@ public func FfiConverterTypeCorePinning_lower(_ value: CorePinning) -> RustBuffe
 
 
 /**
+ * How much each instruction costs: polkavm's gas cost models. Pick the one of your Graypaper
+ * version: `Naive` for 0.6.7 through 0.7.2 (and the JAM PVM test vectors v0.4), `FullL2Hit` for
+ * 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`.
+ */
+
+public enum CostModel: Equatable, Hashable, CaseIterable {
+    
+    /**
+     * One gas per instruction, charged per basic block (polkavm's default).
+     */
+    case naive
+    /**
+     * Graypaper 0.8.0's model (per basic block, from a pipeline simulation with memory-latency
+     * classes), with every memory access an L1 cache hit.
+     */
+    case fullL1Hit
+    /**
+     * The same, with L2-hit memory latencies: what Graypaper 0.8.0 specifies.
+     */
+    case fullL2Hit
+    /**
+     * The same, with L3-hit memory latencies.
+     */
+    case fullL3Hit
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CostModel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCostModel: FfiConverterRustBuffer {
+    typealias SwiftType = CostModel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CostModel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .naive
+        
+        case 2: return .fullL1Hit
+        
+        case 3: return .fullL2Hit
+        
+        case 4: return .fullL3Hit
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CostModel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .naive:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .fullL1Hit:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .fullL2Hit:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .fullL3Hit:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCostModel_lift(_ buf: RustBuffer) throws -> CostModel {
+    return try FfiConverterTypeCostModel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCostModel_lower(_ value: CostModel) -> RustBuffer {
+    return FfiConverterTypeCostModel.lower(value)
+}
+
+
+
+/**
  * How gas is metered.
  */
 
@@ -2601,12 +2768,12 @@ public func FfiConverterTypeHostError_lower(_ value: HostError) -> RustBuffer {
 public enum InstructionSet: Equatable, Hashable, CaseIterable {
     
     /**
-     * The current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+     * Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
      */
     case jamV1
     /**
-     * 64-bit, with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111 are one higher
-     * than in JamV1); polkavm's `revive_v1`.
+     * 64-bit, with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test vectors'; opcodes
+     * 102..111 are one higher than in JamV1); polkavm's `revive_v1`.
      */
     case reviveV1
     /**
@@ -3233,6 +3400,30 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeBackend: FfiConverterRustBuffer {
     typealias SwiftType = Backend?
 
@@ -3273,6 +3464,30 @@ fileprivate struct FfiConverterOptionTypeCorePinning: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeCorePinning.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCostModel: FfiConverterRustBuffer {
+    typealias SwiftType = CostModel?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCostModel.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCostModel.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3482,106 +3697,112 @@ private let initializationResult: InitializationResult = {
     if (uniffi_polkavm_ffi_checksum_func_graypaper_blob() != 49597) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_engine_backend() != 63682) {
+    if (uniffi_polkavm_ffi_checksum_method_engine_backend() != 5862) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() != 50003) {
+    if (uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() != 52527) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_call() != 27908) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_call() != 25258) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_fault_address() != 48640) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_fault_address() != 33109) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_free_pages() != 338) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_free_pages() != 33398) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_gas() != 16537) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_gas() != 3718) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_heap_size() != 48917) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_heap_size() != 51707) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_map_pages() != 47084) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_map_pages() != 16502) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_next_pc() != 29360) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_next_pc() != 49216) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_pc() != 48535) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_pc() != 65026) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_prepare_call() != 25085) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_prepare_call() != 18811) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_prepare_call_export() != 2367) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_prepare_call_export() != 11730) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_protect_pages() != 3817) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_protect_pages() != 16036) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_read_memory() != 18890) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_read_memory() != 22638) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_reg() != 13008) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_reg() != 38281) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_regs() != 32222) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_regs() != 56017) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_reset() != 59330) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_reset() != 16852) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_run() != 51358) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_run() != 19758) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_run_with_regs() != 12902) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_run_with_regs() != 15651) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_sbrk() != 15821) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_sbrk() != 41984) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_set_gas() != 38272) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_set_gas() != 8527) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_set_next_pc() != 26378) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_set_next_pc() != 14632) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_set_reg() != 5160) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_set_reg() != 42179) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_set_regs() != 47068) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_set_regs() != 693) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_write_memory() != 56123) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_write_memory() != 43052) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_instance_graypaper_pc() != 43291) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_module_export_pc() != 54150) {
+    if (uniffi_polkavm_ffi_checksum_method_module_block_gas_cost() != 18678) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_module_exports() != 33600) {
+    if (uniffi_polkavm_ffi_checksum_method_module_cost_model() != 16428) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_module_imports() != 50455) {
+    if (uniffi_polkavm_ffi_checksum_method_module_export_pc() != 61258) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_module_memory_info() != 8691) {
+    if (uniffi_polkavm_ffi_checksum_method_module_exports() != 40449) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_constructor_engine_new() != 41859) {
+    if (uniffi_polkavm_ffi_checksum_method_module_imports() != 52506) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_constructor_instance_new() != 38116) {
+    if (uniffi_polkavm_ffi_checksum_method_module_memory_info() != 33190) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_constructor_module_new() != 30008) {
+    if (uniffi_polkavm_ffi_checksum_constructor_engine_new() != 43743) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_constructor_module_new_jam() != 51342) {
+    if (uniffi_polkavm_ffi_checksum_constructor_instance_new() != 45230) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_polkavm_ffi_checksum_constructor_module_new_jam() != 31880) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_polkavm_ffi_checksum_constructor_module_new() != 56105) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -444,14 +444,24 @@ uint64_t uniffi_polkavm_ffi_fn_clone_module(uint64_t handle, RustCallStatus *_No
 void uniffi_polkavm_ffi_fn_free_module(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_CONSTRUCTOR_MODULE_NEW_JAM
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_CONSTRUCTOR_MODULE_NEW_JAM
+uint64_t uniffi_polkavm_ffi_fn_constructor_module_new_jam(uint64_t engine, RustBuffer code, RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_CONSTRUCTOR_MODULE_NEW
 #define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_CONSTRUCTOR_MODULE_NEW
 uint64_t uniffi_polkavm_ffi_fn_constructor_module_new(uint64_t engine, RustBuffer blob, RustBuffer config, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_CONSTRUCTOR_MODULE_NEW_JAM
-#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_CONSTRUCTOR_MODULE_NEW_JAM
-uint64_t uniffi_polkavm_ffi_fn_constructor_module_new_jam(uint64_t engine, RustBuffer code, RustBuffer config, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_BLOCK_GAS_COST
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_BLOCK_GAS_COST
+RustBuffer uniffi_polkavm_ffi_fn_method_module_block_gas_cost(uint64_t ptr, uint32_t pc, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_COST_MODEL
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_COST_MODEL
+RustBuffer uniffi_polkavm_ffi_fn_method_module_cost_model(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_EXPORT_PC
@@ -924,6 +934,18 @@ uint16_t uniffi_polkavm_ffi_checksum_method_instance_graypaper_pc(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_BLOCK_GAS_COST
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_BLOCK_GAS_COST
+uint16_t uniffi_polkavm_ffi_checksum_method_module_block_gas_cost(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_COST_MODEL
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_COST_MODEL
+uint16_t uniffi_polkavm_ffi_checksum_method_module_cost_model(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_EXPORT_PC
 #define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_EXPORT_PC
 uint16_t uniffi_polkavm_ffi_checksum_method_module_export_pc(void
@@ -960,15 +982,15 @@ uint16_t uniffi_polkavm_ffi_checksum_constructor_instance_new(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_CONSTRUCTOR_MODULE_NEW
-#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_CONSTRUCTOR_MODULE_NEW
-uint16_t uniffi_polkavm_ffi_checksum_constructor_module_new(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_CONSTRUCTOR_MODULE_NEW_JAM
 #define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_CONSTRUCTOR_MODULE_NEW_JAM
 uint16_t uniffi_polkavm_ffi_checksum_constructor_module_new_jam(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_CONSTRUCTOR_MODULE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_CONSTRUCTOR_MODULE_NEW
+uint16_t uniffi_polkavm_ffi_checksum_constructor_module_new(void
     
 );
 #endif

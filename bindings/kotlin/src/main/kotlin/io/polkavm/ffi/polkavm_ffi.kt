@@ -755,6 +755,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_polkavm_ffi_checksum_method_instance_graypaper_pc(
     ): Int
+    external fun uniffi_polkavm_ffi_checksum_method_module_block_gas_cost(
+    ): Int
+    external fun uniffi_polkavm_ffi_checksum_method_module_cost_model(
+    ): Int
     external fun uniffi_polkavm_ffi_checksum_method_module_export_pc(
     ): Int
     external fun uniffi_polkavm_ffi_checksum_method_module_exports(
@@ -767,9 +771,9 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_polkavm_ffi_checksum_constructor_instance_new(
     ): Int
-    external fun uniffi_polkavm_ffi_checksum_constructor_module_new(
-    ): Int
     external fun uniffi_polkavm_ffi_checksum_constructor_module_new_jam(
+    ): Int
+    external fun uniffi_polkavm_ffi_checksum_constructor_module_new(
     ): Int
     external fun ffi_polkavm_ffi_uniffi_contract_version(
     ): Int
@@ -866,10 +870,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_polkavm_ffi_fn_free_module(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_polkavm_ffi_fn_constructor_module_new(`engine`: Long,`blob`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
     external fun uniffi_polkavm_ffi_fn_constructor_module_new_jam(`engine`: Long,`code`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_polkavm_ffi_fn_constructor_module_new(`engine`: Long,`blob`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_polkavm_ffi_fn_method_module_block_gas_cost(`ptr`: Long,`pc`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_polkavm_ffi_fn_method_module_cost_model(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_polkavm_ffi_fn_method_module_export_pc(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_polkavm_ffi_fn_method_module_exports(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1012,106 +1020,112 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_polkavm_ffi_checksum_func_graypaper_blob() and 0xFFFF) != 49597) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_engine_backend() and 0xFFFF) != 63682) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_engine_backend() and 0xFFFF) != 5862) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() and 0xFFFF) != 50003) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() and 0xFFFF) != 52527) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_call() and 0xFFFF) != 27908) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_call() and 0xFFFF) != 25258) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_fault_address() and 0xFFFF) != 48640) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_fault_address() and 0xFFFF) != 33109) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_free_pages() and 0xFFFF) != 338) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_free_pages() and 0xFFFF) != 33398) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_gas() and 0xFFFF) != 16537) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_gas() and 0xFFFF) != 3718) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_heap_size() and 0xFFFF) != 48917) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_heap_size() and 0xFFFF) != 51707) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_map_pages() and 0xFFFF) != 47084) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_map_pages() and 0xFFFF) != 16502) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_next_pc() and 0xFFFF) != 29360) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_next_pc() and 0xFFFF) != 49216) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_pc() and 0xFFFF) != 48535) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_pc() and 0xFFFF) != 65026) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_prepare_call() and 0xFFFF) != 25085) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_prepare_call() and 0xFFFF) != 18811) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_prepare_call_export() and 0xFFFF) != 2367) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_prepare_call_export() and 0xFFFF) != 11730) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_protect_pages() and 0xFFFF) != 3817) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_protect_pages() and 0xFFFF) != 16036) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_read_memory() and 0xFFFF) != 18890) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_read_memory() and 0xFFFF) != 22638) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_reg() and 0xFFFF) != 13008) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_reg() and 0xFFFF) != 38281) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_regs() and 0xFFFF) != 32222) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_regs() and 0xFFFF) != 56017) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_reset() and 0xFFFF) != 59330) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_reset() and 0xFFFF) != 16852) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_run() and 0xFFFF) != 51358) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_run() and 0xFFFF) != 19758) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_run_with_regs() and 0xFFFF) != 12902) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_run_with_regs() and 0xFFFF) != 15651) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_sbrk() and 0xFFFF) != 15821) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_sbrk() and 0xFFFF) != 41984) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_set_gas() and 0xFFFF) != 38272) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_set_gas() and 0xFFFF) != 8527) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_set_next_pc() and 0xFFFF) != 26378) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_set_next_pc() and 0xFFFF) != 14632) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_set_reg() and 0xFFFF) != 5160) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_set_reg() and 0xFFFF) != 42179) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_set_regs() and 0xFFFF) != 47068) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_set_regs() and 0xFFFF) != 693) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_write_memory() and 0xFFFF) != 56123) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_write_memory() and 0xFFFF) != 43052) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_polkavm_ffi_checksum_method_instance_graypaper_pc() and 0xFFFF) != 43291) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_module_export_pc() and 0xFFFF) != 54150) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_module_block_gas_cost() and 0xFFFF) != 18678) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_module_exports() and 0xFFFF) != 33600) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_module_cost_model() and 0xFFFF) != 16428) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_module_imports() and 0xFFFF) != 50455) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_module_export_pc() and 0xFFFF) != 61258) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_module_memory_info() and 0xFFFF) != 8691) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_module_exports() and 0xFFFF) != 40449) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_constructor_engine_new() and 0xFFFF) != 41859) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_module_imports() and 0xFFFF) != 52506) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_constructor_instance_new() and 0xFFFF) != 38116) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_module_memory_info() and 0xFFFF) != 33190) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_constructor_module_new() and 0xFFFF) != 30008) {
+    if ((lib.uniffi_polkavm_ffi_checksum_constructor_engine_new() and 0xFFFF) != 43743) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_constructor_module_new_jam() and 0xFFFF) != 51342) {
+    if ((lib.uniffi_polkavm_ffi_checksum_constructor_instance_new() and 0xFFFF) != 45230) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_polkavm_ffi_checksum_constructor_module_new_jam() and 0xFFFF) != 31880) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_polkavm_ffi_checksum_constructor_module_new() and 0xFFFF) != 56105) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2932,6 +2946,17 @@ public object FfiConverterTypeInstance: FfiConverter<Instance, Long> {
 public interface ModuleInterface {
     
     /**
+     * The gas the basic block starting at `pc` costs under the module's cost model, charged when
+     * the block is entered; None if no basic block starts at `pc`.
+     */
+    fun `blockGasCost`(`pc`: kotlin.UInt): kotlin.Long?
+    
+    /**
+     * The cost model this module's gas follows (its own, or its engine's default).
+     */
+    fun `costModel`(): CostModel
+    
+    /**
      * The program counter of the export called `name`.
      */
     fun `exportPc`(`name`: kotlin.String): kotlin.UInt
@@ -3065,6 +3090,40 @@ open class Module: Disposable, AutoCloseable, ModuleInterface
             UniffiLib.uniffi_polkavm_ffi_fn_clone_module(handle, status)
         }
     }
+
+    
+    /**
+     * The gas the basic block starting at `pc` costs under the module's cost model, charged when
+     * the block is entered; None if no basic block starts at `pc`.
+     */override fun `blockGasCost`(`pc`: kotlin.UInt): kotlin.Long? {
+            return FfiConverterOptionalLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_polkavm_ffi_fn_method_module_block_gas_cost(
+        it,
+        
+        FfiConverterUInt.lower(`pc`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The cost model this module's gas follows (its own, or its engine's default).
+     */override fun `costModel`(): CostModel {
+            return FfiConverterTypeCostModel.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_polkavm_ffi_fn_method_module_cost_model(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -3213,6 +3272,11 @@ data class EngineConfig (
      * None: pin to one core (polkavm's default).
      */
     var `corePinning`: CorePinning? = null 
+    , 
+    /**
+     * The gas cost model of modules that choose none. None: Naive (polkavm's default).
+     */
+    var `defaultCostModel`: CostModel? = null 
     
 ){
     
@@ -3234,6 +3298,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterUInt.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeCorePinning.read(buf),
+            FfiConverterOptionalTypeCostModel.read(buf),
         )
     }
 
@@ -3242,7 +3307,8 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalTypeSandbox.allocationSize(value.`sandbox`) +
             FfiConverterUInt.allocationSize(value.`workerCount`) +
             FfiConverterBoolean.allocationSize(value.`allowDynamicPaging`) +
-            FfiConverterOptionalTypeCorePinning.allocationSize(value.`corePinning`)
+            FfiConverterOptionalTypeCorePinning.allocationSize(value.`corePinning`) +
+            FfiConverterOptionalTypeCostModel.allocationSize(value.`defaultCostModel`)
     )
 
     override fun write(value: EngineConfig, buf: ByteBuffer) {
@@ -3251,6 +3317,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterUInt.write(value.`workerCount`, buf)
             FfiConverterBoolean.write(value.`allowDynamicPaging`, buf)
             FfiConverterOptionalTypeCorePinning.write(value.`corePinning`, buf)
+            FfiConverterOptionalTypeCostModel.write(value.`defaultCostModel`, buf)
     }
 }
 
@@ -3341,6 +3408,12 @@ data class JamConfig (
      * Stop with Status.STEP after every instruction.
      */
     var `stepTracing`: kotlin.Boolean = false 
+    , 
+    /**
+     * The gas cost model. None: FullL2Hit, Graypaper 0.8.0's (the version whose opcode table
+     * JamV1 is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors need Naive.
+     */
+    var `costModel`: CostModel? = null 
     
 ){
     
@@ -3366,6 +3439,7 @@ public object FfiConverterTypeJamConfig: FfiConverterRustBuffer<JamConfig> {
             FfiConverterUInt.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeCostModel.read(buf),
         )
     }
 
@@ -3378,7 +3452,8 @@ public object FfiConverterTypeJamConfig: FfiConverterRustBuffer<JamConfig> {
             FfiConverterUInt.allocationSize(value.`stackSize`) +
             FfiConverterUInt.allocationSize(value.`auxDataSize`) +
             FfiConverterBoolean.allocationSize(value.`haltPc`) +
-            FfiConverterBoolean.allocationSize(value.`stepTracing`)
+            FfiConverterBoolean.allocationSize(value.`stepTracing`) +
+            FfiConverterOptionalTypeCostModel.allocationSize(value.`costModel`)
     )
 
     override fun write(value: JamConfig, buf: ByteBuffer) {
@@ -3391,6 +3466,7 @@ public object FfiConverterTypeJamConfig: FfiConverterRustBuffer<JamConfig> {
             FfiConverterUInt.write(value.`auxDataSize`, buf)
             FfiConverterBoolean.write(value.`haltPc`, buf)
             FfiConverterBoolean.write(value.`stepTracing`, buf)
+            FfiConverterOptionalTypeCostModel.write(value.`costModel`, buf)
     }
 }
 
@@ -3512,6 +3588,11 @@ data class ModuleConfig (
      * Reject programs with invalid imports, jump table entries or exports at load time.
      */
     var `strict`: kotlin.Boolean = false 
+    , 
+    /**
+     * The gas cost model. None: the engine's `default_cost_model`.
+     */
+    var `costModel`: CostModel? = null 
     
 ){
     
@@ -3534,6 +3615,7 @@ public object FfiConverterTypeModuleConfig: FfiConverterRustBuffer<ModuleConfig>
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeCostModel.read(buf),
         )
     }
 
@@ -3543,7 +3625,8 @@ public object FfiConverterTypeModuleConfig: FfiConverterRustBuffer<ModuleConfig>
             FfiConverterBoolean.allocationSize(value.`dynamicPaging`) +
             FfiConverterUInt.allocationSize(value.`pageSize`) +
             FfiConverterUInt.allocationSize(value.`auxDataSize`) +
-            FfiConverterBoolean.allocationSize(value.`strict`)
+            FfiConverterBoolean.allocationSize(value.`strict`) +
+            FfiConverterOptionalTypeCostModel.allocationSize(value.`costModel`)
     )
 
     override fun write(value: ModuleConfig, buf: ByteBuffer) {
@@ -3553,6 +3636,7 @@ public object FfiConverterTypeModuleConfig: FfiConverterRustBuffer<ModuleConfig>
             FfiConverterUInt.write(value.`pageSize`, buf)
             FfiConverterUInt.write(value.`auxDataSize`, buf)
             FfiConverterBoolean.write(value.`strict`, buf)
+            FfiConverterOptionalTypeCostModel.write(value.`costModel`, buf)
     }
 }
 
@@ -3735,6 +3819,60 @@ public object FfiConverterTypeCorePinning: FfiConverterRustBuffer<CorePinning> {
 
 
 /**
+ * How much each instruction costs: polkavm's gas cost models. Pick the one of your Graypaper
+ * version: `Naive` for 0.6.7 through 0.7.2 (and the JAM PVM test vectors v0.4), `FullL2Hit` for
+ * 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`.
+ */
+
+enum class CostModel {
+    
+    /**
+     * One gas per instruction, charged per basic block (polkavm's default).
+     */
+    NAIVE,
+    /**
+     * Graypaper 0.8.0's model (per basic block, from a pipeline simulation with memory-latency
+     * classes), with every memory access an L1 cache hit.
+     */
+    FULL_L1_HIT,
+    /**
+     * The same, with L2-hit memory latencies: what Graypaper 0.8.0 specifies.
+     */
+    FULL_L2_HIT,
+    /**
+     * The same, with L3-hit memory latencies.
+     */
+    FULL_L3_HIT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCostModel: FfiConverterRustBuffer<CostModel> {
+    override fun read(buf: ByteBuffer) = try {
+        CostModel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CostModel) = 4UL
+
+    override fun write(value: CostModel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How gas is metered.
  */
 
@@ -3854,12 +3992,12 @@ public object FfiConverterTypeHostError : FfiConverterRustBuffer<HostException> 
 enum class InstructionSet {
     
     /**
-     * The current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+     * Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
      */
     JAM_V1,
     /**
-     * 64-bit, with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111 are one higher
-     * than in JamV1); polkavm's `revive_v1`.
+     * 64-bit, with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test vectors'; opcodes
+     * 102..111 are one higher than in JamV1); polkavm's `revive_v1`.
      */
     REVIVE_V1,
     /**
@@ -4234,6 +4372,38 @@ public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeBackend: FfiConverterRustBuffer<Backend?> {
     override fun read(buf: ByteBuffer): Backend? {
         if (buf.get().toInt() == 0) {
@@ -4288,6 +4458,38 @@ public object FfiConverterOptionalTypeCorePinning: FfiConverterRustBuffer<CorePi
         } else {
             buf.put(1)
             FfiConverterTypeCorePinning.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCostModel: FfiConverterRustBuffer<CostModel?> {
+    override fun read(buf: ByteBuffer): CostModel? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCostModel.read(buf)
+    }
+
+    override fun allocationSize(value: CostModel?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCostModel.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CostModel?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCostModel.write(value, buf)
         }
     }
 }
