@@ -27,7 +27,7 @@
 /**
  * Version of this C ABI; grows when functions are added.
  */
-#define PVM_ABI_VERSION 2
+#define PVM_ABI_VERSION 3
 
 /**
  * Run status: the program returned to the host.
@@ -270,7 +270,7 @@ typedef struct PvmEngineConfig {
   uint32_t reserved[2];
   /**
    * One of `PVM_COST_MODEL_*`: the gas cost model of modules that do not choose one. Default
-   * `PVM_COST_MODEL_DEFAULT`, polkavm's naive model. Since `PVM_ABI_VERSION` 2 (a reserved field before).
+   * `PVM_COST_MODEL_DEFAULT`, polkavm's naive model. Since `PVM_ABI_VERSION` 3 (a reserved field before).
    */
   uint32_t default_cost_model;
 } PvmEngineConfig;
@@ -350,7 +350,7 @@ typedef struct PvmJamConfig {
    * One of `PVM_COST_MODEL_*`; default `PVM_COST_MODEL_FULL_L2_HIT`, Graypaper 0.8.0's (the
    * version whose opcode table `jam_v1` is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors
    * need `PVM_COST_MODEL_NAIVE`; `PVM_COST_MODEL_DEFAULT` takes the engine's default.
-   * Since `PVM_ABI_VERSION` 2 (a reserved field before, so 0 meant the engine's naive model).
+   * Since `PVM_ABI_VERSION` 3 (a reserved field before, so 0 meant the engine's naive model).
    */
   uint32_t cost_model;
 } PvmJamConfig;
@@ -389,7 +389,7 @@ typedef struct PvmModuleConfig {
   uint32_t reserved[1];
   /**
    * One of `PVM_COST_MODEL_*`; default `PVM_COST_MODEL_DEFAULT`, the engine's default.
-   * Since `PVM_ABI_VERSION` 2 (a reserved field before).
+   * Since `PVM_ABI_VERSION` 3 (a reserved field before).
    */
   uint32_t cost_model;
 } PvmModuleConfig;
@@ -729,7 +729,7 @@ uint32_t pvm_module_export_pc(PvmModule module, uint32_t index);
 /**
  * The gas the basic block starting at `pc` costs under the module's cost model (charged when the
  * block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
- * Since `PVM_ABI_VERSION` 2.
+ * Since `PVM_ABI_VERSION` 3.
  */
 int64_t pvm_module_block_gas_cost(PvmModule module, uint32_t pc);
 

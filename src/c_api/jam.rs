@@ -40,7 +40,7 @@ pub struct PvmJamConfig {
     /// One of `PVM_COST_MODEL_*`; default `PVM_COST_MODEL_FULL_L2_HIT`, Graypaper 0.8.0's (the
     /// version whose opcode table `jam_v1` is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors
     /// need `PVM_COST_MODEL_NAIVE`; `PVM_COST_MODEL_DEFAULT` takes the engine's default.
-    /// Since `PVM_ABI_VERSION` 2 (a reserved field before, so 0 meant the engine's naive model).
+    /// Since `PVM_ABI_VERSION` 3 (a reserved field before, so 0 meant the engine's naive model).
     pub cost_model: u32,
 }
 

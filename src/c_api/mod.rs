@@ -29,7 +29,7 @@ pub use module::*;
 pub use doom::*;
 
 /// Version of this C ABI; grows when functions are added.
-pub const PVM_ABI_VERSION: u32 = 2;
+pub const PVM_ABI_VERSION: u32 = 3;
 
 /// Run status: the program returned to the host.
 pub const PVM_STATUS_HALT: u32 = 0;
@@ -164,7 +164,7 @@ pub struct PvmEngineConfig {
     /// Must be zero; room for future settings.
     pub reserved: [u32; 2],
     /// One of `PVM_COST_MODEL_*`: the gas cost model of modules that do not choose one. Default
-    /// `PVM_COST_MODEL_DEFAULT`, polkavm's naive model. Since `PVM_ABI_VERSION` 2 (a reserved field before).
+    /// `PVM_COST_MODEL_DEFAULT`, polkavm's naive model. Since `PVM_ABI_VERSION` 3 (a reserved field before).
     pub default_cost_model: u32,
 }
 
@@ -187,7 +187,7 @@ pub struct PvmModuleConfig {
     /// Must be zero; room for future settings.
     pub reserved: [u32; 1],
     /// One of `PVM_COST_MODEL_*`; default `PVM_COST_MODEL_DEFAULT`, the engine's default.
-    /// Since `PVM_ABI_VERSION` 2 (a reserved field before).
+    /// Since `PVM_ABI_VERSION` 3 (a reserved field before).
     pub cost_model: u32,
 }
 

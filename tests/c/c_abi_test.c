@@ -360,6 +360,8 @@ static void test_resume(uint32_t backend) {
     pvm_instance_free(instance);
     pvm_module_free(module);
     pvm_engine_free(engine);
+}
+
 /* The gas cost model: an engine default, a per-module choice, and the block costs that follow. */
 static void test_cost_models(uint32_t backend) {
     PvmEngineConfig engine_config = pvm_engine_config_default();

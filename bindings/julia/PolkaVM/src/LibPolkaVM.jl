@@ -13,9 +13,9 @@ include("library.jl")
 export PVM_ABI_VERSION, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG, PVM_STATUS_FAULT,
        PVM_STATUS_HOST, PVM_STATUS_STEP, PVM_REG_RA, PVM_REG_SP, PVM_REG_T0, PVM_REG_T1,
        PVM_REG_T2, PVM_REG_S0, PVM_REG_S1, PVM_REG_A0, PVM_REG_A1, PVM_REG_A2, PVM_REG_A3,
-       PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_PC_NONE, PVM_BACKEND_AUTO, PVM_BACKEND_COMPILER,
-       PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO, PVM_SANDBOX_LINUX, PVM_SANDBOX_GENERIC,
-       PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX, PVM_CORE_PINNING_DISABLED,
+       PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_REG_NONE, PVM_PC_NONE, PVM_BACKEND_AUTO,
+       PVM_BACKEND_COMPILER, PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO, PVM_SANDBOX_LINUX,
+       PVM_SANDBOX_GENERIC, PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX, PVM_CORE_PINNING_DISABLED,
        PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC, PVM_GAS_METERING_ASYNC,
        PVM_COST_MODEL_DEFAULT, PVM_COST_MODEL_NAIVE, PVM_COST_MODEL_FULL_L1_HIT,
        PVM_COST_MODEL_FULL_L2_HIT, PVM_COST_MODEL_FULL_L3_HIT, PVM_ISA_JAM_V1, PVM_ISA_REVIVE_V1,
@@ -28,9 +28,9 @@ export PVM_ABI_VERSION, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG, PVM_S
        pvm_instance_set_reg, pvm_instance_get_reg, pvm_instance_get_regs, pvm_instance_set_regs,
        pvm_instance_get_pc, pvm_instance_get_next_pc, pvm_instance_set_pc,
        pvm_instance_prepare_call, pvm_instance_prepare_call_args, pvm_instance_run,
-       pvm_instance_run_checked, pvm_instance_fault_address, pvm_instance_read_memory,
-       pvm_instance_write_memory, pvm_instance_sbrk, pvm_instance_heap_size,
-       pvm_jam_config_default, pvm_module_new_jam, pvm_instance_map_pages,
+       pvm_instance_run_checked, pvm_instance_resume, pvm_instance_fault_address,
+       pvm_instance_read_memory, pvm_instance_write_memory, pvm_instance_sbrk,
+       pvm_instance_heap_size, pvm_jam_config_default, pvm_module_new_jam, pvm_instance_map_pages,
        pvm_instance_protect_pages, pvm_instance_free_pages, pvm_instance_get_graypaper_pc,
        pvm_module_config_default, pvm_module_new_with_config, pvm_module_new, pvm_module_new_step,
        pvm_module_free, pvm_module_memory_info, pvm_module_exports_count, pvm_module_export_name,
@@ -41,7 +41,7 @@ export PVM_ABI_VERSION, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG, PVM_S
 """
 Version of this C ABI; grows when functions are added.
 """
-const PVM_ABI_VERSION = UInt32(2)
+const PVM_ABI_VERSION = UInt32(3)
 
 """
 Run status: the program returned to the host.
@@ -103,6 +103,11 @@ const PVM_REG_A5 = UInt32(12)
 Number of registers.
 """
 const PVM_REG_COUNT = UInt32(13)
+
+"""
+No register: `pvm_instance_resume` sets nothing (ABI version 2).
+"""
+const PVM_REG_NONE = UInt32(4294967295)
 
 """
 Returned where a program counter is expected but there is none.
@@ -480,6 +485,21 @@ handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then ho
 pvm_instance_run_checked(instance, out) = ccall((:pvm_instance_run_checked, libpolkavm()), Int32, (PvmInstance, Ref{PvmResult}), instance, out)
 
 """
+The host-call fast path: sets register `reg` to `value` (typically a host call's result in
+`PVM_REG_A0`; `PVM_REG_NONE` sets nothing), then runs on, as `pvm_instance_set_reg` followed by
+`pvm_instance_run_checked` would, in one call and without reading the gas left
+(`pvm_instance_get_gas` gives it). Returns the status (`PVM_STATUS_*`, never negative), with the
+host call number in `*host_call` when it is `PVM_STATUS_HOST` (`host_call` may be NULL), or -1
+when the run could not happen (NULL handle, `reg` out of range, no call prepared, a sandbox
+error) with the reason in `pvm_last_error`; a -1 for a bad `reg` runs nothing.
+
+# Safety
+`instance` is NULL or a live instance handle not used by another thread during the call;
+`host_call` is NULL or valid for one `uint32_t` write.
+"""
+pvm_instance_resume(instance, reg, value, host_call) = ccall((:pvm_instance_resume, libpolkavm()), Int32, (PvmInstance, UInt32, UInt64, Ptr{UInt32}), instance, reg, value, host_call)
+
+"""
 Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
 error if the last run did not fault, or on a NULL handle.
 """
@@ -609,7 +629,7 @@ pvm_module_export_pc(module_, index) = ccall((:pvm_module_export_pc, libpolkavm(
 """
 The gas the basic block starting at `pc` costs under the module's cost model (charged when the
 block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
-Since `PVM_ABI_VERSION` 2.
+Since `PVM_ABI_VERSION` 3.
 """
 pvm_module_block_gas_cost(module_, pc) = ccall((:pvm_module_block_gas_cost, libpolkavm()), Int64, (PvmModule, UInt32), module_, pc)
 
