@@ -239,7 +239,7 @@ impl Instance {
             return Ok(self.trap_at_entry());
         }
         // The hot path (a host-call round trip) adds nothing here but the mapping below; panics are
-        // caught by the faces (the C ABI's guard, UniFFI's own).
+        // caught by the faces (the C ABI's guard, the UniFFI face's `run_core`).
         let interrupt = match self.raw.run() {
             Ok(InterruptKind::Step) => self.after_step()?,
             Ok(interrupt) => interrupt,

@@ -3,6 +3,7 @@
 #![cfg(feature = "uniffi")]
 
 use std::ffi::CStr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use polkavm_ffi::c_api::*;
@@ -85,9 +86,89 @@ impl HostHandler for Abort {
 fn a_handler_error_ends_the_call_and_frees_the_instance() {
     let blob = uniffi_api::assemble(TEST_PROGRAM.to_owned()).unwrap();
     let instance = uniffi_api::Instance::new(uniffi_api::Module::new(interpreter(), blob, module_config()).unwrap()).unwrap();
-    let error = Arc::clone(&instance).call("host_loop".into(), vec![1], Arc::new(Abort), 1_000_000).unwrap_err();
+    let error = Arc::clone(&instance).call("host_loop".into(), vec![1], Arc::new(Abort), Some(1_000_000)).unwrap_err();
     assert!(matches!(&error, PvmError::HostAborted(message) if message == "host call 1 aborted: no host call 1 here"), "{error:?}");
     instance.prepare_call_export("add".into(), vec![2, 3]).unwrap();
     assert_eq!(instance.run().unwrap().status, polkavm_ffi::Status::Halt);
     assert_eq!(instance.reg(polkavm_ffi::Reg::A0), 5);
+}
+
+fn instance(engine: Arc<uniffi_api::Engine>) -> Arc<uniffi_api::Instance> {
+    let blob = uniffi_api::assemble(TEST_PROGRAM.to_owned()).unwrap();
+    uniffi_api::Instance::new(uniffi_api::Module::new(engine, blob, module_config()).unwrap()).unwrap()
+}
+
+fn engines() -> Vec<Arc<uniffi_api::Engine>> {
+    [Backend::Interpreter, Backend::Compiler]
+        .into_iter()
+        .map(|backend| {
+            let config = EngineConfig { backend: Some(backend), sandbox: None, worker_count: 2, allow_dynamic_paging: false, core_pinning: None };
+            uniffi_api::Engine::new(config).unwrap()
+        })
+        .collect()
+}
+
+struct Panics;
+
+impl HostHandler for Panics {
+    fn on_host_call(&self, _number: u32, _instance: Arc<uniffi_api::Instance>) -> Result<Option<u64>, HostError> {
+        panic!("handler bug");
+    }
+}
+
+#[test]
+fn a_panicking_handler_leaves_the_instance_usable() {
+    for engine in engines() {
+        let instance = instance(engine);
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            Arc::clone(&instance).call("host_loop".into(), vec![3], Arc::new(Panics), Some(1_000_000))
+        }));
+        assert!(panicked.is_err());
+        // Every entry point works again: call, run, reset, and another thread's accessors.
+        let outcome = Arc::clone(&instance).call("add".into(), vec![2, 3], Arc::new(Panics), Some(1_000_000)).unwrap();
+        assert_eq!(outcome.regs[polkavm_ffi::Reg::A0 as usize], 5);
+        instance.prepare_call_export("add".into(), vec![4, 5]).unwrap();
+        assert_eq!(instance.run().unwrap().status, polkavm_ffi::Status::Halt);
+        let shared = Arc::clone(&instance);
+        assert_eq!(std::thread::spawn(move || shared.reg(polkavm_ffi::Reg::A0)).join().unwrap(), 9);
+        instance.reset().unwrap();
+        assert_eq!(instance.regs(), vec![0; 13]);
+    }
+}
+
+/// Counts down with the guest: checks that it sees its own call's registers at every host call.
+struct Countdown {
+    next_a0: std::sync::Mutex<u64>,
+}
+
+impl HostHandler for Countdown {
+    fn on_host_call(&self, _number: u32, instance: Arc<uniffi_api::Instance>) -> Result<Option<u64>, HostError> {
+        let mut next = self.next_a0.lock().unwrap();
+        assert_eq!(instance.reg(polkavm_ffi::Reg::A0), *next);
+        *next -= 1;
+        Ok(None)
+    }
+}
+
+#[test]
+fn threads_sharing_an_instance_take_turns() {
+    for engine in engines() {
+        let instance = instance(engine);
+        let threads: Vec<_> = (0..4u64)
+            .map(|thread| {
+                let instance = Arc::clone(&instance);
+                std::thread::spawn(move || {
+                    for round in 0..50u64 {
+                        let n = 10 + thread * 7 + round % 5;
+                        let handler = Arc::new(Countdown { next_a0: std::sync::Mutex::new(n) });
+                        let outcome = Arc::clone(&instance).call("host_loop".into(), vec![n], handler, Some(1_000_000)).unwrap();
+                        assert_eq!(outcome.regs[polkavm_ffi::Reg::A0 as usize], n);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    }
 }

@@ -1,5 +1,8 @@
 //! UniFFI API: instances (registers, gas, runs, memory, host handlers).
 
+use std::sync::{Condvar, PoisonError};
+use std::thread::{self, ThreadId};
+
 use super::*;
 
 /// A run's outcome together with the register file where it stopped (indexed by `Reg` number).
@@ -20,32 +23,67 @@ pub trait HostHandler: Send + Sync {
 
 pub(super) struct State {
     pub(super) core: crate::Instance,
-    /// A `call` is running on this instance (its handler may be using it right now).
-    in_call: bool,
+    /// The thread whose `call` is running on this instance. Its handler may use the instance (but
+    /// not run it); every other thread waits until the call ends.
+    call_thread: Option<ThreadId>,
 }
 
-/// A running copy of a module: registers, memory and gas. Usable from any thread; calls from
-/// several threads at once are serialized.
+/// A running copy of a module: registers, memory and gas. Usable from any thread: while one
+/// thread's `call` runs, other threads' calls on the instance wait until it ends.
 #[derive(uniffi::Object)]
 pub struct Instance {
     state: Mutex<State>,
+    /// Signalled when a `call` ends.
+    call_ended: Condvar,
 }
 
-const BUSY: &str = "instance is busy: run/call called re-entrantly from a host-call handler (or while another thread's call is running)";
+const BUSY: &str = "instance is busy: run/call called re-entrantly from a host-call handler";
+
+/// Marks the instance as in a `call` on this thread, until dropped (also when a Rust handler panics).
+struct CallScope<'a>(&'a Instance);
+
+impl<'a> CallScope<'a> {
+    fn enter(instance: &'a Instance, mut state: MutexGuard<'_, State>) -> Self {
+        state.call_thread = Some(thread::current().id());
+        CallScope(instance)
+    }
+}
+
+impl Drop for CallScope<'_> {
+    fn drop(&mut self) {
+        self.0.lock().call_thread = None;
+        self.0.call_ended.notify_all();
+    }
+}
 
 impl Instance {
+    /// The instance, once no other thread's `call` is running on it.
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
-        // The core catches polkavm's panics, so a poisoned lock still holds a consistent instance.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        // Only a panic with the lock held poisons it, and polkavm's panics are caught where they
+        // happen (the core's calls, `run_core`), so the instance behind a poisoned lock is whole.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.call_thread.is_some() {
+            let this_thread = thread::current().id();
+            while state.call_thread.is_some_and(|owner| owner != this_thread) {
+                state = self.call_ended.wait(state).unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        state
     }
 
-    /// The instance for an operation that a running `call` forbids (running, preparing, resetting).
+    /// The instance for an operation that a running `call` forbids (running, preparing, resetting):
+    /// only the call's own thread (its handler) can get here during a call.
     fn lock_idle(&self) -> Result<MutexGuard<'_, State>> {
         let state = self.lock();
-        if state.in_call {
+        if state.call_thread.is_some() {
             return Err(PvmError::WrongState(BUSY.to_owned()));
         }
         Ok(state)
+    }
+
+    /// Runs the core instance; a polkavm panic becomes `PvmError::Panic`, as in the C ABI.
+    fn run_core(state: &mut State) -> Result<RunResult> {
+        Ok(crate::error::catch_panic("running", || state.core.run())?)
     }
 
     fn outcome(state: &State, result: RunResult) -> RunOutcome {
@@ -56,7 +94,7 @@ impl Instance {
         loop {
             let result = {
                 let mut state = self.lock();
-                let result = state.core.run()?;
+                let result = Self::run_core(&mut state)?;
                 if result.status != Status::Host {
                     return Ok(Self::outcome(&state, result));
                 }
@@ -79,7 +117,7 @@ impl Instance {
     #[uniffi::constructor]
     pub fn new(module: Arc<Module>) -> Result<Arc<Instance>> {
         let core = crate::Instance::new(&module.core)?;
-        Ok(Arc::new(Instance { state: Mutex::new(State { core, in_call: false }) }))
+        Ok(Arc::new(Instance { state: Mutex::new(State { core, call_thread: None }), call_ended: Condvar::new() }))
     }
 
     pub fn gas(&self) -> i64 {
@@ -146,28 +184,32 @@ impl Instance {
 
     /// Runs from the next program counter until the program stops.
     pub fn run(&self) -> Result<RunResult> {
-        Ok(self.lock_idle()?.core.run()?)
+        Self::run_core(&mut *self.lock_idle()?)
     }
 
     /// Like `run`, and returns the registers as the run left them.
     pub fn run_with_regs(&self) -> Result<RunOutcome> {
         let mut state = self.lock_idle()?;
-        let result = state.core.run()?;
+        let result = Self::run_core(&mut state)?;
         Ok(Self::outcome(&state, result))
     }
 
     /// Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-    /// other than a host call; each host call goes to `handler` first.
-    pub fn call(self: Arc<Self>, name: String, args: Vec<u64>, handler: Arc<dyn HostHandler>, gas: i64) -> Result<RunOutcome> {
-        {
-            let mut state = self.lock_idle()?;
-            state.core.prepare_call_export(&name, &args)?;
-            state.core.set_gas(gas);
-            state.in_call = true;
+    /// other than a host call; each host call goes to `handler` first. `gas` may be left out
+    /// (None) only when the module does not meter gas.
+    #[uniffi::method(default(gas = None))]
+    pub fn call(self: Arc<Self>, name: String, args: Vec<u64>, handler: Arc<dyn HostHandler>, gas: Option<i64>) -> Result<RunOutcome> {
+        let mut state = self.lock_idle()?;
+        if gas.is_none() && state.core.module().config().gas_metering != crate::GasMetering::None {
+            let message = "call needs gas: the module meters gas (GasMetering.DISABLED turns metering off)";
+            return Err(PvmError::InvalidArgument(message.to_owned()));
         }
-        let outcome = self.dispatch_host_calls(&handler);
-        self.lock().in_call = false;
-        outcome
+        state.core.prepare_call_export(&name, &args)?;
+        if let Some(gas) = gas {
+            state.core.set_gas(gas);
+        }
+        let _call = CallScope::enter(&self, state);
+        self.dispatch_host_calls(&handler)
     }
 
     pub fn read_memory(&self, address: u32, length: u32) -> Result<Vec<u8>> {
