@@ -189,9 +189,12 @@ python-wheel:
 	python3 -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet './bindings/python[test]'
 
-# Run from the tests' folder so that only the installed wheel can be imported.
-# test_conformance.py runs in test-conformance.
+# Run from the tests' folder so that only the installed wheel can be imported; test_conformance.py
+# runs in test-conformance. The documented usage and the examples must pass `mypy --strict`,
+# against type stubs that match the installed module.
 test-python: python-wheel
+	$(PY_VENV)/bin/python bindings/python/generate_stubs.py --check
+	cd bindings/python/tests && $(abspath $(PY_VENV))/bin/mypy --strict typed_usage.py $(abspath examples/python)
 	cd bindings/python/tests && $(abspath $(PY_VENV))/bin/python -m pytest -q --ignore=test_conformance.py
 
 examples-python: python-wheel

@@ -15,9 +15,10 @@ pub struct RunOutcome {
 /// Handles the host calls (`ecalli N`) of [`Instance::call`]; implemented in the foreign language.
 #[uniffi::export(with_foreign)]
 pub trait HostHandler: Send + Sync {
-    /// Handles host call `number`. The handler may read and write `instance`'s registers and
-    /// memory (but not run it). Returns the value to put in A0, or None to leave the registers
-    /// as the handler set them. Raising any exception aborts the call with HostAborted.
+    /// Handles host call `number`. The handler may read and write `instance`'s registers, memory
+    /// and gas (running, calling or resetting it raises WrongState). Returns the value to put in
+    /// A0, or None to leave the registers as the handler set them. Raising an error aborts the
+    /// call with HostAborted.
     fn on_host_call(&self, number: u32, instance: Arc<Instance>) -> std::result::Result<Option<u64>, HostError>;
 }
 
@@ -29,7 +30,8 @@ pub(super) struct State {
 }
 
 /// A running copy of a module: registers, memory and gas. Usable from any thread: while one
-/// thread's `call` runs, other threads' calls on the instance wait until it ends.
+/// thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
+/// must not wait for another thread that uses its instance).
 #[derive(uniffi::Object)]
 pub struct Instance {
     state: Mutex<State>,
