@@ -29,7 +29,7 @@ class SharedInstanceTest {
     fun `threads sharing an instance take turns`(backend: Backend) {
         val vm = newInstance(backend)
         val threads = 3
-        val rounds = 40
+        val rounds = 25
         val failures = Collections.synchronizedList(mutableListOf<Throwable>())
         val checked = IntArray(threads)
         val done = AtomicBoolean(false)
