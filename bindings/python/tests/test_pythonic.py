@@ -120,7 +120,7 @@ def test_records_show_their_fields(blob):
     assert repr(outcome).startswith("RunOutcome(result=RunResult(status=Status.HALT") and "regs=[" in repr(outcome)
     assert repr(ModuleConfig()) == (
         "ModuleConfig(gas_metering=GasMetering.SYNC, step_tracing=False, dynamic_paging=False, "
-        "page_size=4096, aux_data_size=0, strict=False)"
+        "page_size=4096, aux_data_size=0, strict=False, cost_model=None)"
     )
 
 

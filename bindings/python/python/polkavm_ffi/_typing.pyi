@@ -2,7 +2,7 @@
 import typing
 
 from ._native import polkavm_ffi as _generated
-from ._native.polkavm_ffi import GasMetering, InstructionSet
+from ._native.polkavm_ffi import CostModel, GasMetering, InstructionSet
 
 
 class PvmError(Exception):
@@ -60,7 +60,8 @@ class ModuleConfig(_generated.ModuleConfig):
     page_size: int
     aux_data_size: int
     strict: bool
-    def __init__(self, *, gas_metering: GasMetering = ..., step_tracing: bool = ..., dynamic_paging: bool = ..., page_size: int = ..., aux_data_size: int = ..., strict: bool = ...) -> None: ...
+    cost_model: typing.Optional[CostModel]
+    def __init__(self, *, gas_metering: GasMetering = ..., step_tracing: bool = ..., dynamic_paging: bool = ..., page_size: int = ..., aux_data_size: int = ..., strict: bool = ..., cost_model: typing.Optional[CostModel] = ...) -> None: ...
 
 
 class JamConfig(_generated.JamConfig):
@@ -75,4 +76,5 @@ class JamConfig(_generated.JamConfig):
     aux_data_size: int
     halt_pc: bool
     step_tracing: bool
-    def __init__(self, *, isa: typing.Optional[InstructionSet] = ..., gas_metering: GasMetering = ..., page_size: int = ..., ro_data_size: int = ..., rw_data_size: int = ..., stack_size: int = ..., aux_data_size: int = ..., halt_pc: bool = ..., step_tracing: bool = ...) -> None: ...
+    cost_model: typing.Optional[CostModel]
+    def __init__(self, *, isa: typing.Optional[InstructionSet] = ..., gas_metering: GasMetering = ..., page_size: int = ..., ro_data_size: int = ..., rw_data_size: int = ..., stack_size: int = ..., aux_data_size: int = ..., halt_pc: bool = ..., step_tracing: bool = ..., cost_model: typing.Optional[CostModel] = ...) -> None: ...

@@ -751,9 +751,10 @@ public func FfiConverterTypeEngine_lower(_ value: Engine) -> UInt64 {
 public protocol HostHandler: AnyObject, Sendable {
     
     /**
-     * Handles host call `number`. The handler may read and write `instance`'s registers and
-     * memory (but not run it). Returns the value to put in A0, or None to leave the registers
-     * as the handler set them. Raising any exception aborts the call with HostAborted.
+     * Handles host call `number`. The handler may read and write `instance`'s registers, memory
+     * and gas (running, calling or resetting it raises WrongState). Returns the value to put in
+     * A0, or None to leave the registers as the handler set them. Raising an error aborts the
+     * call with HostAborted.
      */
     func onHostCall(number: UInt32, instance: Instance) throws  -> UInt64?
     
@@ -815,9 +816,10 @@ open class HostHandlerImpl: HostHandler, @unchecked Sendable {
 
     
     /**
-     * Handles host call `number`. The handler may read and write `instance`'s registers and
-     * memory (but not run it). Returns the value to put in A0, or None to leave the registers
-     * as the handler set them. Raising any exception aborts the call with HostAborted.
+     * Handles host call `number`. The handler may read and write `instance`'s registers, memory
+     * and gas (running, calling or resetting it raises WrongState). Returns the value to put in
+     * A0, or None to leave the registers as the handler set them. Raising an error aborts the
+     * call with HostAborted.
      */
 open func onHostCall(number: UInt32, instance: Instance)throws  -> UInt64?  {
     return try  FfiConverterOptionUInt64.lift(try rustCallWithError(FfiConverterTypeHostError_lift) {
@@ -965,16 +967,18 @@ public func FfiConverterTypeHostHandler_lower(_ value: HostHandler) -> UInt64 {
 
 
 /**
- * A running copy of a module: registers, memory and gas. Usable from any thread; calls from
- * several threads at once are serialized.
+ * A running copy of a module: registers, memory and gas. Usable from any thread: while one
+ * thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
+ * must not wait for another thread that uses its instance).
  */
 public protocol InstanceProtocol: AnyObject, Sendable {
     
     /**
      * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-     * other than a host call; each host call goes to `handler` first.
+     * other than a host call; each host call goes to `handler` first. `gas` may be left out
+     * (None) only when the module does not meter gas.
      */
-    func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64) throws  -> RunOutcome
+    func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64?) throws  -> RunOutcome
     
     /**
      * The page address of the last Fault.
@@ -1070,8 +1074,9 @@ public protocol InstanceProtocol: AnyObject, Sendable {
     
 }
 /**
- * A running copy of a module: registers, memory and gas. Usable from any thread; calls from
- * several threads at once are serialized.
+ * A running copy of a module: registers, memory and gas. Usable from any thread: while one
+ * thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
+ * must not wait for another thread that uses its instance).
  */
 open class Instance: InstanceProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1137,9 +1142,10 @@ public convenience init(module: Module)throws  {
     
     /**
      * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-     * other than a host call; each host call goes to `handler` first.
+     * other than a host call; each host call goes to `handler` first. `gas` may be left out
+     * (None) only when the module does not meter gas.
      */
-open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64)throws  -> RunOutcome  {
+open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64? = nil)throws  -> RunOutcome  {
     return try  FfiConverterTypeRunOutcome_lift(try rustCallWithError(FfiConverterTypePvmError_lift) {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_call(
@@ -1147,7 +1153,7 @@ open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64)th
         FfiConverterString.lower(name),
         FfiConverterSequenceUInt64.lower(args),
         FfiConverterTypeHostHandler_lower(handler),
-        FfiConverterInt64.lower(gas),uniffiCallStatus
+        FfiConverterOptionInt64.lower(gas),uniffiCallStatus
     )
 })
 }
@@ -3700,10 +3706,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_polkavm_ffi_checksum_method_engine_backend() != 5862) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() != 52527) {
+    if (uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() != 47633) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_call() != 25258) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_call() != 60963) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_instance_fault_address() != 33109) {

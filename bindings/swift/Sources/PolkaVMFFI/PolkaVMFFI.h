@@ -316,7 +316,7 @@ uint64_t uniffi_polkavm_ffi_fn_constructor_instance_new(uint64_t module, RustCal
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_INSTANCE_CALL
 #define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_INSTANCE_CALL
-RustBuffer uniffi_polkavm_ffi_fn_method_instance_call(uint64_t ptr, RustBuffer name, RustBuffer args, uint64_t handler, int64_t gas, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_polkavm_ffi_fn_method_instance_call(uint64_t ptr, RustBuffer name, RustBuffer args, uint64_t handler, RustBuffer gas, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_INSTANCE_FAULT_ADDRESS

@@ -818,7 +818,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_polkavm_ffi_fn_constructor_instance_new(`module`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_polkavm_ffi_fn_method_instance_call(`ptr`: Long,`name`: RustBuffer.ByValue,`args`: RustBuffer.ByValue,`handler`: Long,`gas`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_polkavm_ffi_fn_method_instance_call(`ptr`: Long,`name`: RustBuffer.ByValue,`args`: RustBuffer.ByValue,`handler`: Long,`gas`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_polkavm_ffi_fn_method_instance_fault_address(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1023,10 +1023,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_polkavm_ffi_checksum_method_engine_backend() and 0xFFFF) != 5862) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() and 0xFFFF) != 52527) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() and 0xFFFF) != 47633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_call() and 0xFFFF) != 25258) {
+    if ((lib.uniffi_polkavm_ffi_checksum_method_instance_call() and 0xFFFF) != 60963) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_polkavm_ffi_checksum_method_instance_fault_address() and 0xFFFF) != 33109) {
@@ -1862,9 +1862,10 @@ public object FfiConverterTypeEngine: FfiConverter<Engine, Long> {
 public interface HostHandler {
     
     /**
-     * Handles host call `number`. The handler may read and write `instance`'s registers and
-     * memory (but not run it). Returns the value to put in A0, or None to leave the registers
-     * as the handler set them. Raising any exception aborts the call with HostAborted.
+     * Handles host call `number`. The handler may read and write `instance`'s registers, memory
+     * and gas (running, calling or resetting it raises WrongState). Returns the value to put in
+     * A0, or None to leave the registers as the handler set them. Raising an error aborts the
+     * call with HostAborted.
      */
     fun `onHostCall`(`number`: kotlin.UInt, `instance`: Instance): kotlin.ULong?
     
@@ -1977,9 +1978,10 @@ open class HostHandlerImpl: Disposable, AutoCloseable, HostHandler
 
     
     /**
-     * Handles host call `number`. The handler may read and write `instance`'s registers and
-     * memory (but not run it). Returns the value to put in A0, or None to leave the registers
-     * as the handler set them. Raising any exception aborts the call with HostAborted.
+     * Handles host call `number`. The handler may read and write `instance`'s registers, memory
+     * and gas (running, calling or resetting it raises WrongState). Returns the value to put in
+     * A0, or None to leave the registers as the handler set them. Raising an error aborts the
+     * call with HostAborted.
      */
     @Throws(HostException::class)override fun `onHostCall`(`number`: kotlin.UInt, `instance`: Instance): kotlin.ULong? {
             return FfiConverterOptionalULong.lift(
@@ -2193,16 +2195,18 @@ public object FfiConverterTypeHostHandler: FfiConverter<HostHandler, Long> {
 
 
 /**
- * A running copy of a module: registers, memory and gas. Usable from any thread; calls from
- * several threads at once are serialized.
+ * A running copy of a module: registers, memory and gas. Usable from any thread: while one
+ * thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
+ * must not wait for another thread that uses its instance).
  */
 public interface InstanceInterface {
     
     /**
      * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-     * other than a host call; each host call goes to `handler` first.
+     * other than a host call; each host call goes to `handler` first. `gas` may be left out
+     * (None) only when the module does not meter gas.
      */
-    fun `call`(`name`: kotlin.String, `args`: List<kotlin.ULong>, `handler`: HostHandler, `gas`: kotlin.Long): RunOutcome
+    fun `call`(`name`: kotlin.String, `args`: List<kotlin.ULong>, `handler`: HostHandler, `gas`: kotlin.Long? = null): RunOutcome
     
     /**
      * The page address of the last Fault.
@@ -2300,8 +2304,9 @@ public interface InstanceInterface {
 }
 
 /**
- * A running copy of a module: registers, memory and gas. Usable from any thread; calls from
- * several threads at once are serialized.
+ * A running copy of a module: registers, memory and gas. Usable from any thread: while one
+ * thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
+ * must not wait for another thread that uses its instance).
  */
 open class Instance: Disposable, AutoCloseable, InstanceInterface
 {
@@ -2416,9 +2421,10 @@ open class Instance: Disposable, AutoCloseable, InstanceInterface
     
     /**
      * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-     * other than a host call; each host call goes to `handler` first.
+     * other than a host call; each host call goes to `handler` first. `gas` may be left out
+     * (None) only when the module does not meter gas.
      */
-    @Throws(PvmException::class)override fun `call`(`name`: kotlin.String, `args`: List<kotlin.ULong>, `handler`: HostHandler, `gas`: kotlin.Long): RunOutcome {
+    @Throws(PvmException::class)override fun `call`(`name`: kotlin.String, `args`: List<kotlin.ULong>, `handler`: HostHandler, `gas`: kotlin.Long?): RunOutcome {
             return FfiConverterTypeRunOutcome.lift(
     callWithHandle {
     uniffiRustCallWithError(PvmException) { _status ->
@@ -2428,7 +2434,7 @@ open class Instance: Disposable, AutoCloseable, InstanceInterface
         FfiConverterString.lower(`name`),
         FfiConverterSequenceULong.lower(`args`),
         FfiConverterTypeHostHandler.lower(`handler`),
-        FfiConverterLong.lower(`gas`),_status)
+        FfiConverterOptionalLong.lower(`gas`),_status)
 }
     }
     )
