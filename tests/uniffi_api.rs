@@ -17,9 +17,9 @@ fn last_error() -> String {
     unsafe { CStr::from_ptr(pvm_last_error()) }.to_str().unwrap().to_owned()
 }
 
-fn interpreter() -> Arc<uniffi_api::Engine> {
+fn engine(backend: Backend) -> Arc<uniffi_api::Engine> {
     uniffi_api::Engine::new(EngineConfig {
-        backend: Some(Backend::Interpreter),
+        backend: Some(backend),
         sandbox: None,
         worker_count: 2,
         allow_dynamic_paging: false,
@@ -27,6 +27,10 @@ fn interpreter() -> Arc<uniffi_api::Engine> {
         default_cost_model: None,
     })
     .unwrap()
+}
+
+fn interpreter() -> Arc<uniffi_api::Engine> {
+    engine(Backend::Interpreter)
 }
 
 fn module_config() -> ModuleConfig {
@@ -99,13 +103,7 @@ fn instance(engine: Arc<uniffi_api::Engine>) -> Arc<uniffi_api::Instance> {
 }
 
 fn engines() -> Vec<Arc<uniffi_api::Engine>> {
-    [Backend::Interpreter, Backend::Compiler]
-        .into_iter()
-        .map(|backend| {
-            let config = EngineConfig { backend: Some(backend), sandbox: None, worker_count: 2, allow_dynamic_paging: false, core_pinning: None };
-            uniffi_api::Engine::new(config).unwrap()
-        })
-        .collect()
+    vec![engine(Backend::Interpreter), engine(Backend::Compiler)]
 }
 
 struct Panics;
