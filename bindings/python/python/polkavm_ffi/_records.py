@@ -10,15 +10,14 @@ import typing
 
 from ._native import polkavm_ffi as _ffi
 
-RECORDS = (
-    _ffi.EngineConfig,
-    _ffi.ModuleConfig,
-    _ffi.JamConfig,
-    _ffi.MemoryInfo,
-    _ffi.Export,
-    _ffi.RunResult,
-    _ffi.RunOutcome,
-)
+# UniFFI records: the generated classes with fields, `__eq__` and a `__str__` (but no `__repr__`).
+RECORDS = [
+    item
+    for item in (getattr(_ffi, name) for name in _ffi.__all__)
+    if isinstance(item, type)
+    and not issubclass(item, (Exception, enum.Enum))
+    and {"__eq__", "__str__"} <= vars(item).keys()
+]
 CONFIGS_WITH_GAS_METERING = (_ffi.ModuleConfig, _ffi.JamConfig)
 
 
