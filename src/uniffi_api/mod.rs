@@ -12,6 +12,7 @@ use crate::error::ErrorKind;
 use crate::{MemoryInfo, Reg, RunResult, Status};
 
 mod engine;
+mod fast;
 mod instance;
 mod jam;
 mod module;

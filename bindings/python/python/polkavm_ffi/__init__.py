@@ -20,3 +20,4 @@ from . import _call, _records
 
 _records.apply()
 _Instance.call = _call.call  # type: ignore[method-assign]
+from . import _fast  # noqa: E402,F401  (reg, set_reg, gas, set_gas and run through ctypes)
