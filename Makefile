@@ -1,7 +1,5 @@
-# polkavm-ffi: one entry point for building, testing and installing.
-#   make examples   build the library and run every example on the embedded sample program
-#   make test       run every test suite (what CI runs)
-#   make install PREFIX=DIR
+# polkavm-ffi: one entry point for building, testing and installing. `make help` lists every
+# target (each target's line ends with `## what it does`; `make lint` fails when one lacks it).
 
 CARGO ?= cargo
 PREFIX ?= /usr/local
@@ -9,46 +7,55 @@ RELEASE := target/release
 LIB_SO := $(RELEASE)/libpolkavm_ffi.so
 PROGRAMS := target/programs
 
-.PHONY: all build header programs examples test test-rust test-c test-c-valgrind
+.PHONY: all build header programs examples test test-rust lint help test-c test-c-valgrind
 .PHONY: install julia-bindings test-cpp test-julia test-install examples-cpp examples-julia
 
-all: build
+all: build ## the same as build
 
-build:
+build: ## the release library (.so, .a) and the command-line tools (pvm-assemble, pvm-conformance)
 	$(CARGO) build --release --lib --bins
 
 # Regenerates include/polkavm_ffi.h from src/c_api/ (cargo test fails while it is stale), and
 # the Julia declarations from the header (test-julia fails while they are stale).
-header:
+header: ## regenerate include/polkavm_ffi.h from src/c_api/ and the Julia declarations from it
 	PVM_UPDATE_HEADER=1 $(CARGO) test --test header
 	python3 bindings/julia/generate_bindings.py
 
 # The shared test programs, assembled from tests/programs/*.pvmasm by polkavm's assembler.
-programs: build
+programs: build ## assemble tests/programs/*.pvmasm into target/programs
 	mkdir -p $(PROGRAMS)
 	for source in tests/programs/*.pvmasm; do \
 	  $(RELEASE)/pvm-assemble $$source $(PROGRAMS)/$$(basename $$source .pvmasm).polkavm || exit 1; \
 	done
 
-examples: build examples-cpp examples-julia examples-python examples-kotlin
+examples: build examples-cpp examples-julia examples-python examples-kotlin ## build the library and run every example on the embedded sample program
 	$(MAKE) -C examples/c run
 
-test: test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-sanitizers fuzz-smoke
+test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-sanitizers fuzz-smoke ## every test suite: what CI runs on a clean clone
 	@echo "make test: every suite passed"
 	@echo "suites: $(words $^) passed, 0 failed"
 
-test-rust:
+test-rust: ## the Rust tests (core, C ABI from Rust, error contract, header drift, UniFFI, JAM)
 	$(CARGO) test --release
 	$(CARGO) test --release --no-default-features --test jam
 
+lint: ## cargo clippy on every target with warnings as errors
+	$(CARGO) clippy --release --all-targets -- -D warnings
+	@undocumented=$$(grep -E '^[a-z][a-z0-9-]*:([^=]|$$)' Makefile | grep -v '## ' | cut -d: -f1); \
+	  if [ -n "$$undocumented" ]; then echo "Makefile targets without a '## ' description: $$undocumented"; exit 1; fi
+
+help: ## this list
+	@grep -E '^[a-z][a-z0-9-]*:.*## ' Makefile | sed -E 's/^([a-z0-9-]+):.*## (.*)$$/\1\t\2/' | \
+	  awk -F'\t' '{ printf "  %-20s %s\n", $$1, $$2 }'
+
 C_BUILD := target/c-tests
 
-test-c: programs
+test-c: programs ## the C suite (tests/c) against the shared library
 	cmake -S tests/c -B $(C_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPVM_LIB_DIR=$(abspath $(RELEASE)) >/dev/null
 	cmake --build $(C_BUILD) -j2
 	cd $(C_BUILD) && ctest --output-on-failure
 
-test-c-valgrind: test-c
+test-c-valgrind: test-c ## the C suite under valgrind (interpreter instances)
 	PVM_TEST_INTERPRETER_ONLY=1 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
 	  --show-leak-kinds=definite,indirect,possible \
 	  $(C_BUILD)/c_abi_test $(abspath $(PROGRAMS))
@@ -82,7 +89,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib
 INSTALL_CMAKE := $(INSTALL_LIB)/cmake/polkavm_ffi
 
-install: build
+install: build ## install libraries, headers, pkg-config and CMake files into PREFIX (DESTDIR works)
 	install -d $(INSTALL_LIB)/pkgconfig $(INSTALL_CMAKE) $(DESTDIR)$(PREFIX)/include
 	install -m 755 $(LIB_SO) $(INSTALL_LIB)/
 	install -m 644 $(RELEASE)/libpolkavm_ffi.a $(INSTALL_LIB)/
@@ -93,12 +100,12 @@ install: build
 
 # Installs into a temporary prefix and builds the C example with pkg-config and the C++ example
 # with find_package(polkavm_ffi), as a user would.
-test-install: programs
+test-install: programs ## install into a temporary prefix and build the C and C++ examples as a user would
 	bash tests/install/run.sh
 
 CPP_BUILD := target/cpp-tests
 
-test-cpp: programs
+test-cpp: programs ## the C++ wrapper's GoogleTest suite (tests/cpp), including the error contract
 	bash tests/cpp/setup.sh
 	cmake -S tests/cpp -B $(CPP_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPVM_LIB_DIR=$(abspath $(RELEASE)) >/dev/null
 	cmake --build $(CPP_BUILD) -j2
@@ -112,14 +119,14 @@ $(SAMPLE_PROGRAM): examples/sample_program.pvmasm build
 	mkdir -p $(PROGRAMS)
 	$(RELEASE)/pvm-assemble $< $@
 
-examples-cpp: $(SAMPLE_PROGRAM)
+examples-cpp: $(SAMPLE_PROGRAM) ## build and run the C++ example against an installed copy
 	$(MAKE) --no-print-directory install PREFIX=$(abspath $(EXAMPLES_PREFIX)) >/dev/null
 	cmake -S examples/cpp -B examples/cpp/build -DCMAKE_PREFIX_PATH=$(abspath $(EXAMPLES_PREFIX)) >/dev/null
 	cmake --build examples/cpp/build
 	examples/cpp/build/pvm_cpp_example $(SAMPLE_PROGRAM)
 
 # Rewrites bindings/julia/PolkaVM/src/LibPolkaVM.jl from include/polkavm_ffi.h (run after `make header`).
-julia-bindings:
+julia-bindings: ## regenerate bindings/julia/PolkaVM/src/LibPolkaVM.jl from the header
 	python3 bindings/julia/generate_bindings.py
 
 # Without Julia, tests/julia_abi proves what the Julia package assumes about the C ABI and parses
@@ -131,7 +138,7 @@ $(JULIA_ABI_VENV)/installed: tests/julia_abi/requirements.txt
 	$(JULIA_ABI_VENV)/bin/pip install -q -r tests/julia_abi/requirements.txt
 	touch $@
 
-test-julia: programs $(JULIA_ABI_VENV)/installed
+test-julia: programs $(JULIA_ABI_VENV)/installed ## the Julia ABI checks, and Pkg.test() where julia is installed
 	$(JULIA_ABI_VENV)/bin/python tests/julia_abi/julia_syntax.py
 	python3 tests/julia_abi/check_julia_abi.py $(LIB_SO) $(PROGRAMS)/test_program.polkavm target/julia-abi
 	@if command -v julia >/dev/null 2>&1; then \
@@ -141,7 +148,7 @@ test-julia: programs $(JULIA_ABI_VENV)/installed
 	  echo "test-julia: julia not found, skipping Pkg.test() of bindings/julia/PolkaVM (the checks above ran)"; \
 	fi
 
-examples-julia: $(SAMPLE_PROGRAM)
+examples-julia: $(SAMPLE_PROGRAM) ## the Julia examples, where julia is installed
 	@if command -v julia >/dev/null 2>&1; then \
 	  julia examples/julia/ccall.jl $(LIB_SO) $(SAMPLE_PROGRAM) && \
 	  julia --project=bindings/julia/PolkaVM examples/julia/polkavm.jl $(SAMPLE_PROGRAM); \
@@ -159,7 +166,7 @@ CONFORMANCE_GP080 := --isa jam_v1 --cost-model full-l2 $(abspath tests/vectors/g
 CONFORMANCE_BUILD := target/conformance
 
 .PHONY: test-conformance
-test-conformance: build python-wheel
+test-conformance: build python-wheel ## the PVM test vectors (tests/vectors) through the core, the C ABI and Python
 	bash tests/conformance/setup.sh
 	cmake -S tests/conformance -B $(CONFORMANCE_BUILD) -DCMAKE_BUILD_TYPE=Release -DPVM_LIB_DIR=$(abspath $(RELEASE)) >/dev/null
 	cmake --build $(CONFORMANCE_BUILD) -j2
@@ -169,22 +176,22 @@ test-conformance: build python-wheel
 	$(CONFORMANCE_BUILD)/conformance_runner $(CONFORMANCE_GP080)
 	cd bindings/python/tests && $(abspath $(PY_VENV))/bin/python -m pytest -q test_conformance.py
 
-# The UniFFI bindings (src/uniffi_api.rs). The Kotlin and Swift sources are generated by the
-# crate's own uniffi-bindgen and committed: `make bindings` rewrites them, `bindings-check` fails
-# when they differ from what the current crate generates. maturin generates the Python module
-# when it builds the wheel.
+# The UniFFI bindings (src/uniffi_api/), generated by the crate's own uniffi-bindgen
+# (docs/design.md, "Generated code"): the Swift sources are committed (SwiftPM builds from the
+# repository); `make bindings` rewrites them and `bindings-check` fails when they are stale.
+# Maven generates the Kotlin sources at generate-sources, maturin the Python module.
 .PHONY: bindings bindings-check python-wheel test-python examples-python test-kotlin examples-kotlin test-swift
 PY_VENV := target/python-venv
 MVN ?= mvn -B --no-transfer-progress
 
-bindings: build
+bindings: build ## regenerate the committed Swift sources with the crate's uniffi-bindgen
 	bash bindings/generate.sh
 
-bindings-check: build
+bindings-check: build ## fail if the committed Swift sources differ from what uniffi-bindgen generates now
 	bash bindings/generate.sh --check
 
 # `pip install ./bindings/python` into a fresh virtualenv, as a user would (maturin builds the wheel).
-python-wheel:
+python-wheel: ## pip install ./bindings/python into a fresh virtualenv (target/python-venv)
 	rm -rf $(PY_VENV)
 	python3 -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet './bindings/python[test]'
@@ -192,23 +199,23 @@ python-wheel:
 # Run from the tests' folder so that only the installed wheel can be imported; test_conformance.py
 # runs in test-conformance. The documented usage and the examples must pass `mypy --strict`,
 # against type stubs that match the installed module.
-test-python: python-wheel
+test-python: python-wheel ## the Python tests against the installed wheel (but the conformance vectors), and mypy --strict
 	$(PY_VENV)/bin/python bindings/python/generate_stubs.py --check
 	cd bindings/python/tests && $(abspath $(PY_VENV))/bin/mypy --strict typed_usage.py $(abspath examples/python)
 	cd bindings/python/tests && $(abspath $(PY_VENV))/bin/python -m pytest -q --ignore=test_conformance.py
 
-examples-python: python-wheel
+examples-python: python-wheel ## the Python example against the installed wheel
 	$(PY_VENV)/bin/python examples/python/host_function.py
 
-test-kotlin: bindings-check
+test-kotlin: build ## the Kotlin tests (Maven; the bindings are generated at generate-sources)
 	$(MVN) -f bindings/kotlin verify
 
 # Installs the jar into the local Maven repository and runs the example with plain `java -cp`.
-examples-kotlin: build
+examples-kotlin: build ## install the Kotlin jar into ~/.m2 and run the Kotlin example
 	$(MVN) -q -f bindings/kotlin install -DskipTests
 	$(MVN) -q -f examples/kotlin compile exec:exec
 
-test-swift: bindings-check
+test-swift: bindings-check ## the Swift drift check, and swift test where swift is installed
 	@if command -v swift >/dev/null 2>&1; then \
 	  cd bindings/swift && swift test; \
 	else \
@@ -228,29 +235,29 @@ BENCH_PYTHON_CTYPES := $(abspath $(PY_VENV))/bin/python $(abspath benches/python
 BENCH_EXTRA_RUNNERS ?= $(if $(wildcard $(PY_VENV)/bin/python),;python (ctypes on the C ABI: floor)=$(BENCH_PYTHON_CTYPES);python=$(BENCH_PYTHON);python (call + HostHandler)=$(BENCH_PYTHON) --call)$(if $(wildcard $(KOTLIN_CLASSPATH)),;kotlin=$(BENCH_KOTLIN);kotlin (call + HostHandler)=$(BENCH_KOTLIN) --call)
 
 # The C ABI benchmark runner (benches/c), linked against the shared library as a C user would.
-bench-c: build
+bench-c: build ## build the C ABI benchmark runner
 	mkdir -p $(BENCH_BUILD)
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/c/bench_c_abi.c -L$(RELEASE) -lpolkavm_ffi \
 	  -Wl,-rpath,$(abspath $(RELEASE)) -o $(BENCH_BUILD)/bench_c_abi
 
 # The Kotlin runner (benches/kotlin), against the jar of bindings/kotlin installed into ~/.m2.
-bench-kotlin: build
+bench-kotlin: build ## build the Kotlin benchmark runner
 	$(MVN) -q -f bindings/kotlin install -DskipTests
 	$(MVN) -q -f benches/kotlin package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 
 # Every layer against polkavm called directly, both backends, one run; results in $(BENCH_BUILD)/results.md.
-bench: bench-c
+bench: bench-c ## every layer against polkavm called directly, results in target/bench/results.md
 	PVM_BENCH_RUNNERS="$(BENCH_RUNNERS)$(BENCH_EXTRA_RUNNERS)" PVM_BENCH_OUT=$(abspath $(BENCH_BUILD))/results.md \
 	  $(CARGO) bench --bench overhead
 
 # Instructions per host call and per invocation on the interpreter, every layer against the floor
 # (valgrind's callgrind: exact where wall-clock ratios are noisy). BENCH_CARGO_ARGS=--no-default-features
 # measures the Rust layers without the generic sandbox.
-bench-instructions: bench-c
+bench-instructions: bench-c ## instructions per host call and per invocation (callgrind), every layer
 	benches/instructions.sh $(BENCH_CARGO_ARGS)
 
 # Concurrency, 100k create/free, exhaustion and hostile guests/hosts (also part of test-rust).
-test-reliability:
+test-reliability: ## concurrency, exhaustion and hostile guests and hosts (also part of test-rust)
 	$(CARGO) test --release --test reliability
 
 # The C and C++ suites built with AddressSanitizer and UBSan (the Rust library itself is not
@@ -258,7 +265,7 @@ test-reliability:
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-test-sanitizers: programs
+test-sanitizers: programs ## the C and C++ suites under AddressSanitizer and UBSan, and C++ under valgrind
 	cmake -S tests/c -B $(C_BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPVM_LIB_DIR=$(abspath $(RELEASE)) \
 	  -DCMAKE_C_FLAGS="$(SANITIZE)" -DCMAKE_CXX_FLAGS="$(SANITIZE)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE)" >/dev/null
 	cmake --build $(C_BUILD)-asan -j2
@@ -286,11 +293,11 @@ FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 FUZZ_FLAGS := -max_len=4096 -timeout=10 -rss_limit_mb=4096 -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1
 FUZZ_SECONDS ?= 3600
 
-fuzz-build:
+fuzz-build: ## build the libFuzzer harness (fuzz/)
 	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) build --release --target x86_64-unknown-linux-gnu \
 	  --target-dir $(abspath $(FUZZ_DIR))
 
-fuzz-seeds: build
+fuzz-seeds: build ## assemble the fuzzer's seed programs
 	mkdir -p $(FUZZ_DIR)/programs
 	for source in tests/programs/*.pvmasm fuzz/seeds/*.pvmasm; do \
 	  $(RELEASE)/pvm-assemble $$source $(FUZZ_DIR)/programs/$$(basename $$source .pvmasm).polkavm || exit 1; \
@@ -298,11 +305,11 @@ fuzz-seeds: build
 	python3 fuzz/make_seeds.py $(FUZZ_DIR)/seeds $(FUZZ_DIR)/programs/*.polkavm
 
 # A short bounded pass for CI: 60 s from the seeds; any crash, hang or leak fails it.
-fuzz-smoke: fuzz-build fuzz-seeds
+fuzz-smoke: fuzz-build fuzz-seeds ## a bounded 60 s fuzzing pass from the seeds (part of make test)
 	mkdir -p $(FUZZ_DIR)/smoke-corpus $(FUZZ_DIR)/artifacts
 	$(FUZZ_BIN) $(FUZZ_DIR)/smoke-corpus $(FUZZ_DIR)/seeds -max_total_time=60 $(FUZZ_FLAGS)
 
 # A long run (FUZZ_SECONDS) that keeps its corpus in $(FUZZ_DIR)/corpus.
-fuzz: fuzz-build fuzz-seeds
+fuzz: fuzz-build fuzz-seeds ## a long fuzzing run (FUZZ_SECONDS, default 3600) keeping its corpus
 	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
 	$(FUZZ_BIN) $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Generates the committed Kotlin and Swift sources from the UniFFI API (src/uniffi_api.rs), with the
-# crate's own uniffi-bindgen reading the metadata of LIBRARY (default target/release/libpolkavm_ffi.so).
-#   bindings/generate.sh           rewrite bindings/kotlin/src/main/kotlin and bindings/swift/Sources
+# Generates the committed Swift sources from the UniFFI API (src/uniffi_api/), with the crate's own
+# uniffi-bindgen reading the metadata of LIBRARY (default target/release/libpolkavm_ffi.so).
+# They are committed because SwiftPM builds from the repository (docs/design.md, "Generated code").
+#   bindings/generate.sh           rewrite bindings/swift/Sources
 #   bindings/generate.sh --check   fail if those files differ from freshly generated ones
-# (Python needs nothing here: maturin generates its module when it builds the wheel.)
+# (Python and Kotlin need nothing here: maturin generates the Python module when it builds the
+# wheel, and bindings/kotlin's Maven build runs uniffi-bindgen at generate-sources.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +23,10 @@ bindgen() {
   cargo run --quiet --features uniffi-cli --bin uniffi-bindgen -- \
     generate --no-format --library "$library" --language "$1" --out-dir "$fresh/$1"
 }
-bindgen kotlin
 bindgen swift
 
-# Where each generated file lives in the Maven project and the SwiftPM package.
+# Where each generated file lives in the SwiftPM package.
 declare -A places=(
-  ["kotlin/io/polkavm/ffi/polkavm_ffi.kt"]="bindings/kotlin/src/main/kotlin/io/polkavm/ffi/polkavm_ffi.kt"
   ["swift/PolkaVM.swift"]="bindings/swift/Sources/PolkaVM/PolkaVM.swift"
   ["swift/PolkaVMFFI.h"]="bindings/swift/Sources/PolkaVMFFI/PolkaVMFFI.h"
   ["swift/PolkaVMFFI.modulemap"]="bindings/swift/Sources/PolkaVMFFI/module.modulemap"
@@ -54,5 +54,5 @@ if $check; then
     echo "the generated bindings are stale: run 'make bindings' and commit the result" >&2
     exit 1
   fi
-  echo "generated Kotlin and Swift bindings are up to date (${#places[@]} files)"
+  echo "generated Swift bindings are up to date (${#places[@]} files)"
 fi

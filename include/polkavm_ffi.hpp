@@ -2,7 +2,8 @@
  * polkavm-ffi for C++17: header-only RAII wrappers over the pvm_* C ABI (polkavm_ffi.h).
  *
  * Handles are move-only and free themselves; they may be destroyed in any order (an instance
- * keeps what it needs alive). Failures throw pvm::Error carrying pvm_last_error()'s message.
+ * keeps what it needs alive). Failures throw pvm::Error carrying the library's error kind
+ * (pvm_last_error_kind(): the kinds UniFFI's PvmError has) and its message (pvm_last_error()).
  *
  *     pvm::Engine engine{pvm::EngineConfig{}.backend(pvm::Backend::Interpreter)};
  *     pvm::Module module{engine, blob};
@@ -17,6 +18,7 @@
 #include "polkavm_ffi.h"
 
 #include <array>
+#include <exception>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -30,28 +32,55 @@
 
 namespace pvm {
 
-/** A failure reported by the library (or by this wrapper), with its message. */
+/** What kind of failure an Error is: the library's PVM_ERROR_* kinds (docs/design.md, "Error contract"). */
+enum class ErrorKind : uint32_t {
+    InvalidArgument = PVM_ERROR_INVALID_ARGUMENT,
+    InvalidProgram = PVM_ERROR_INVALID_PROGRAM,
+    Unsupported = PVM_ERROR_UNSUPPORTED,
+    Setup = PVM_ERROR_SETUP,
+    Memory = PVM_ERROR_MEMORY,
+    WrongState = PVM_ERROR_WRONG_STATE,
+    Panic = PVM_ERROR_PANIC,
+    HostAborted = PVM_ERROR_HOST_ABORTED,
+};
+
+/** A failure reported by the library (or by this wrapper): its kind, and what() is its message. */
 class Error : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    Error(ErrorKind kind, const std::string &message) : std::runtime_error(message), kind_(kind) {}
+    ErrorKind kind() const noexcept { return kind_; }
+
+private:
+    ErrorKind kind_;
 };
 
 /** Thrown when a host-call handler runs, prepares or calls the instance whose call it serves. */
 class ReentrantCallError : public Error {
 public:
     ReentrantCallError()
-        : Error("pvm::Instance: a host-call handler may not run, prepare or call the instance it serves") {}
+        : Error(ErrorKind::WrongState, "pvm::Instance: a host-call handler may not run, prepare or call the instance it serves") {}
 };
 
 namespace detail {
 /* Call right after a pvm_* call reported failure, before anything else calls into the library. */
-[[noreturn]] inline void throw_last_error(const char *what) {
-    std::string message = pvm_last_error();
-    throw Error(message.empty() ? std::string(what) : std::string(what) + ": " + message);
+[[noreturn]] inline void throw_last_error() {
+    uint32_t kind = pvm_last_error_kind();
+    if (kind == PVM_ERROR_NONE) throw Error(ErrorKind::Panic, "polkavm-ffi reported a failure without an error");
+    throw Error(static_cast<ErrorKind>(kind), pvm_last_error());
+}
+
+/* For C functions that report failure only through the last error (void, or 0 as a real value). */
+template <class Call>
+auto checked(Call &&call) {
+    pvm_clear_last_error();
+    auto result = call();
+    if (pvm_last_error_kind() != PVM_ERROR_NONE) throw_last_error();
+    return result;
 }
 
 inline uint32_t length_u32(std::size_t length, const char *what) {
-    if (length > std::numeric_limits<uint32_t>::max()) throw Error(std::string(what) + " is larger than 4 GiB");
+    if (length > std::numeric_limits<uint32_t>::max())
+        throw Error(ErrorKind::InvalidArgument, std::string(what) + " is larger than 4 GiB");
     return static_cast<uint32_t>(length);
 }
 }  // namespace detail
@@ -196,7 +225,7 @@ public:
 
     /** The C handle, for pvm_* functions this wrapper lacks; throws on a moved-from object. */
     Handle get(const char *what) const {
-        if (handle_ == nullptr) throw Error(std::string("use of a moved-from pvm::") + what);
+        if (handle_ == nullptr) throw Error(ErrorKind::WrongState, std::string("use of a moved-from pvm::") + what);
         return handle_;
     }
 
@@ -216,7 +245,7 @@ public:
 private:
     static PvmEngine create(const EngineConfig &config) {
         PvmEngine engine = pvm_engine_new_with_config(&config.raw());
-        if (engine == nullptr) detail::throw_last_error("creating an engine");
+        if (engine == nullptr) detail::throw_last_error();
         return engine;
     }
 
@@ -237,7 +266,7 @@ public:
      */
     static Module jam(const Engine &engine, const uint8_t *code, std::size_t size, const JamConfig &config = JamConfig()) {
         PvmModule module = pvm_module_new_jam(engine.get(), code, size, &config.raw());
-        if (module == nullptr) detail::throw_last_error("loading a JAM program");
+        if (module == nullptr) detail::throw_last_error();
         return Module(module);
     }
     static Module jam(const Engine &engine, const std::vector<uint8_t> &code, const JamConfig &config = JamConfig()) {
@@ -271,7 +300,7 @@ public:
     /** The program counter of the export called `name`; throws if there is none. */
     uint32_t export_pc(std::string_view name) const {
         int32_t index = pvm_module_find_export(get(), reinterpret_cast<const uint8_t *>(name.data()), name.size());
-        if (index < 0) detail::throw_last_error("finding an export");
+        if (index < 0) detail::throw_last_error();
         return pvm_module_export_pc(get(), static_cast<uint32_t>(index));
     }
 
@@ -289,16 +318,16 @@ private:
 
     static PvmModule create(const Engine &engine, const uint8_t *blob, std::size_t size, const ModuleConfig &config) {
         PvmModule module = pvm_module_new_with_config(engine.get(), blob, size, &config.raw());
-        if (module == nullptr) detail::throw_last_error("loading a module");
+        if (module == nullptr) detail::throw_last_error();
         return module;
     }
 
     std::string name_at(int32_t (*name_function)(PvmModule, uint32_t, uint8_t *, uint32_t), uint32_t index) const {
         int32_t length = name_function(get(), index, nullptr, 0);
-        if (length < 0) detail::throw_last_error("reading a name");
+        if (length < 0) detail::throw_last_error();
         std::string name(static_cast<std::size_t>(length), '\0');
         if (length > 0 && name_function(get(), index, reinterpret_cast<uint8_t *>(&name[0]), static_cast<uint32_t>(length)) != length)
-            detail::throw_last_error("reading a name");
+            detail::throw_last_error();
         return name;
     }
 
@@ -319,22 +348,37 @@ public:
     Instance(Instance &&) noexcept = default;
     Instance &operator=(Instance &&) noexcept = default;
 
-    void reset() { pvm_instance_reset(get()); }
+    /** Memory back to the module's initial image, registers to zero. */
+    void reset() {
+        PvmInstance instance = get();
+        detail::checked([&] { pvm_instance_reset(instance); return 0; });
+    }
 
     int64_t gas() const { return pvm_instance_get_gas(get()); }
     void set_gas(int64_t gas) { pvm_instance_set_gas(get(), gas); }
 
-    uint64_t reg(Reg reg) const { return pvm_instance_get_reg(get(), static_cast<uint32_t>(reg)); }
-    void set_reg(Reg reg, uint64_t value) { pvm_instance_set_reg(get(), static_cast<uint32_t>(reg), value); }
+    /* Out of range (a Reg cast from a bad number) throws the library's own error. */
+    uint64_t reg(Reg reg) const {
+        PvmInstance instance = get();
+        auto index = static_cast<uint32_t>(reg);
+        if (index >= reg_count) return detail::checked([&] { return pvm_instance_get_reg(instance, index); });
+        return pvm_instance_get_reg(instance, index);
+    }
+    void set_reg(Reg reg, uint64_t value) {
+        PvmInstance instance = get();
+        auto index = static_cast<uint32_t>(reg);
+        if (index >= reg_count) detail::checked([&] { pvm_instance_set_reg(instance, index, value); return 0; });
+        pvm_instance_set_reg(instance, index, value);
+    }
 
     Registers regs() const {
         Registers values{};
-        if (pvm_instance_get_regs(get(), values.data()) != 0) detail::throw_last_error("reading the registers");
+        if (pvm_instance_get_regs(get(), values.data()) != 0) detail::throw_last_error();
         return values;
     }
 
     void set_regs(const Registers &values) {
-        if (pvm_instance_set_regs(get(), values.data()) != 0) detail::throw_last_error("setting the registers");
+        if (pvm_instance_set_regs(get(), values.data()) != 0) detail::throw_last_error();
     }
 
     /** The program counter where the last run stopped, if any. */
@@ -347,14 +391,14 @@ public:
     uint32_t export_pc(std::string_view name) const {
         for (const Export &entry : exports_)
             if (entry.name == name) return entry.pc;
-        throw Error("no export named \"" + std::string(name) + "\"");
+        throw Error(ErrorKind::InvalidArgument, "no export named \"" + std::string(name) + "\"");
     }
 
     /** Prepares a call by polkavm's default ABI: up to 9 arguments in A0..A5, then T0..T2. */
     void prepare_call(uint32_t pc, const uint64_t *args, std::size_t count) {
         if (busy_) throw ReentrantCallError();
         if (pvm_instance_prepare_call_args(get(), pc, args, detail::length_u32(count, "argument list")) != 0)
-            detail::throw_last_error("preparing a call");
+            detail::throw_last_error();
     }
     void prepare_call(uint32_t pc, std::initializer_list<uint64_t> args = {}) { prepare_call(pc, args.begin(), args.size()); }
     void prepare_call(std::string_view name, std::initializer_list<uint64_t> args = {}) {
@@ -370,8 +414,11 @@ public:
     /**
      * Prepares a call, sets the gas and runs until the program stops for a reason other than a
      * host call. Each `ecalli N` first calls `handler(*this, N)`, which may read and write
-     * registers and memory; an exception from it ends the call and propagates. Calling, running
-     * or preparing this instance from the handler throws ReentrantCallError.
+     * registers and memory. An exception from it ends the call: a pvm::Error propagates as it
+     * is; any other becomes a pvm::Error of kind HostAborted, "host call N aborted: WHAT" (as
+     * UniFFI's bindings report a failed handler), with the original nested in it
+     * (std::rethrow_if_nested). Calling, running or preparing this instance from the handler
+     * throws ReentrantCallError.
      */
     template <class Handler>
     RunResult call(uint32_t pc, const uint64_t *args, std::size_t count, int64_t gas, Handler &&handler) {
@@ -381,7 +428,15 @@ public:
         for (;;) {
             RunResult result = run_prepared();
             if (result.status != Status::Host) return result;
-            handler(*this, result.host_call);
+            try {
+                handler(*this, result.host_call);
+            } catch (const Error &) {
+                throw;
+            } catch (const std::exception &error) {
+                std::throw_with_nested(host_aborted(result.host_call, error.what()));
+            } catch (...) {
+                std::throw_with_nested(host_aborted(result.host_call, "unknown exception"));
+            }
         }
     }
     template <class Handler>
@@ -399,13 +454,13 @@ public:
     /** A call to a program that makes no host calls (one would throw Error). */
     RunResult call(std::string_view name, std::initializer_list<uint64_t> args, int64_t gas) {
         return call(name, args, gas, [](Instance &, uint32_t number) {
-            throw Error("unexpected host call " + std::to_string(number) + " (pass a handler)");
+            throw host_aborted(number, "unexpected host call (pass a handler)");
         });
     }
 
     void read_memory(uint32_t address, uint8_t *buffer, std::size_t length) {
         if (pvm_instance_read_memory(get(), address, buffer, detail::length_u32(length, "read")) != 0)
-            detail::throw_last_error("reading memory");
+            detail::throw_last_error();
     }
     std::vector<uint8_t> read_memory(uint32_t address, uint32_t length) {
         std::vector<uint8_t> buffer(length);
@@ -415,17 +470,21 @@ public:
 
     void write_memory(uint32_t address, const uint8_t *data, std::size_t length) {
         if (pvm_instance_write_memory(get(), address, data, detail::length_u32(length, "write")) != 0)
-            detail::throw_last_error("writing memory");
+            detail::throw_last_error();
     }
     void write_memory(uint32_t address, const std::vector<uint8_t> &data) { write_memory(address, data.data(), data.size()); }
 
     /** Grows the heap by `size` bytes (polkavm's sbrk); returns the new heap top. */
     uint32_t sbrk(uint32_t size) {
         uint32_t top = pvm_instance_sbrk(get(), size);
-        if (top == 0) detail::throw_last_error("sbrk");
+        if (top == 0) detail::throw_last_error();
         return top;
     }
-    uint32_t heap_size() const { return pvm_instance_heap_size(get()); }
+    /** The heap size in bytes; throws (Unsupported) for modules with dynamic paging. */
+    uint32_t heap_size() const {
+        PvmInstance instance = get();
+        return detail::checked([&] { return pvm_instance_heap_size(instance); });
+    }
 
     /** The page address of the last Status::Fault, if the last run faulted. */
     std::optional<uint32_t> fault_address() const {
@@ -436,15 +495,15 @@ public:
 
     /** Maps zeroed pages at `address` (page-aligned) covering `size` bytes (dynamic paging only). */
     void map_pages(uint32_t address, uint32_t size, bool writable) {
-        if (pvm_instance_map_pages(get(), address, size, writable) != 0) detail::throw_last_error("mapping pages");
+        if (pvm_instance_map_pages(get(), address, size, writable) != 0) detail::throw_last_error();
     }
     /** Makes mapped pages read-only, or writable again (dynamic paging only). */
     void protect_pages(uint32_t address, uint32_t size, bool read_only) {
-        if (pvm_instance_protect_pages(get(), address, size, read_only) != 0) detail::throw_last_error("protecting pages");
+        if (pvm_instance_protect_pages(get(), address, size, read_only) != 0) detail::throw_last_error();
     }
     /** Unmaps pages; accessing them faults again (dynamic paging only). */
     void free_pages(uint32_t address, uint32_t size) {
-        if (pvm_instance_free_pages(get(), address, size) != 0) detail::throw_last_error("freeing pages");
+        if (pvm_instance_free_pages(get(), address, size) != 0) detail::throw_last_error();
     }
     /** The program counter as the Graypaper reports it after the last run, if known. */
     std::optional<uint32_t> graypaper_pc() const { return optional_pc(pvm_instance_get_graypaper_pc(get())); }
@@ -454,7 +513,7 @@ public:
     std::vector<uint8_t> read_framebuffer_rgb24(uint32_t fb_addr, uint32_t fb_size = PVM_DOOM_FRAMEBUFFER_SIZE) {
         std::vector<uint8_t> rgb(PVM_DOOM_RGB24_SIZE);
         if (pvm_instance_read_framebuffer_rgb24(get(), fb_addr, fb_size, rgb.data(), PVM_DOOM_RGB24_SIZE) != 0)
-            detail::throw_last_error("reading the framebuffer");
+            detail::throw_last_error();
         return rgb;
     }
 #endif
@@ -476,7 +535,7 @@ private:
 
     static PvmInstance create(const Engine &engine, const Module &module) {
         PvmInstance instance = pvm_instance_new(engine.get(), module.get());
-        if (instance == nullptr) detail::throw_last_error("creating an instance");
+        if (instance == nullptr) detail::throw_last_error();
         return instance;
     }
 
@@ -486,10 +545,13 @@ private:
     }
 
     RunResult run_prepared() {
-        if (pvm_instance_get_next_pc(get()) == PVM_PC_NONE)
-            throw Error("cannot run: no call prepared (prepare_call or set_next_pc first)");
-        PvmResult result = pvm_instance_run(get());
+        PvmResult result;
+        if (pvm_instance_run_checked(get(), &result) != 0) detail::throw_last_error();
         return {static_cast<Status>(result.status), result.gas_remaining, result.host_call};
+    }
+
+    static Error host_aborted(uint32_t host_call, const std::string &reason) {
+        return Error(ErrorKind::HostAborted, "host call " + std::to_string(host_call) + " aborted: " + reason);
     }
 
     detail::Owned<PvmInstance, pvm_instance_free> owned_;

@@ -3,37 +3,45 @@ use std::sync::Arc;
 use crate::error::{catch_panic, Error, ErrorKind, Result};
 use crate::module::CostModel;
 
-/// Which polkavm backend runs the guest code.
+/// Which polkavm backend runs the guest code. The numbers are the C ABI's `PVM_BACKEND_*`.
+/// (UniFFI has its own `Backend`, without `Auto`: see docs/design.md.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
 pub enum Backend {
     /// The compiler where this platform supports it, the interpreter otherwise.
-    Auto,
+    Auto = 0,
     /// The JIT ("recompiler"): guest code is compiled to native code and runs in a sandbox.
-    Compiler,
+    Compiler = 1,
     /// The interpreter: slower, but runs everywhere and needs no sandbox.
-    Interpreter,
+    Interpreter = 2,
 }
 
-/// Which sandbox isolates JIT-compiled guest code (ignored by the interpreter).
+/// Which sandbox isolates JIT-compiled guest code (ignored by the interpreter). The numbers are
+/// the C ABI's `PVM_SANDBOX_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[repr(u32)]
 pub enum Sandbox {
     /// polkavm's choice: the Linux sandbox on Linux.
-    Auto,
+    Auto = 0,
     /// Separate, seccomp-locked worker processes. Dynamic paging needs userfaultfd with it.
-    Linux,
+    Linux = 1,
     /// In-process signal-handler based sandbox. polkavm marks it experimental (not production ready).
-    Generic,
+    Generic = 2,
 }
 
 /// How the host thread is pinned to CPU cores while it runs JIT code (Linux sandbox only).
+/// polkavm's names; the numbers are the C ABI's `PVM_CORE_PINNING_*` (`CORE`, `CCX`, `DISABLED`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[repr(u32)]
 pub enum CorePinning {
     /// polkavm's default: pin to one core.
-    PinToCore,
+    PinToCore = 0,
     /// Pin to one CCX (a group of cores sharing a cache).
-    PinToCcx,
+    PinToCcx = 1,
     /// Leave thread affinity alone.
-    Disabled,
+    Disabled = 2,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,25 +1,55 @@
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// What kind of failure an [`Error`] is; every binding maps these to its own error type.
+/// What kind of failure an [`Error`] is: the same kinds in every face (UniFFI's `PvmError`
+/// variants, the C ABI's `PVM_ERROR_*` from `pvm_last_error_kind`, C++'s `pvm::ErrorKind`). The
+/// numbers are the C ABI's; 0 is `PVM_ERROR_NONE`, "no failure recorded".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
 pub enum ErrorKind {
     /// An argument was out of range or otherwise unusable (register index, length, NULL buffer...).
-    InvalidArgument,
+    InvalidArgument = 1,
     /// The bytes given as a program are not a loadable program.
-    InvalidProgram,
+    InvalidProgram = 2,
     /// The requested configuration is not available on this machine or build.
-    Unsupported,
+    Unsupported = 3,
     /// polkavm could not create an engine, module or instance (sandbox, system limits).
-    Setup,
+    Setup = 4,
     /// A guest memory access requested by the host failed.
-    Memory,
+    Memory = 5,
     /// The call is not valid in the instance's current state (e.g. run before a call was prepared).
-    WrongState,
-    /// polkavm panicked; the panic was caught and the process is unharmed.
-    Panic,
-    /// A host-call handler asked to stop the run.
-    HostAborted,
+    WrongState = 6,
+    /// polkavm (or this library) panicked; the panic was caught and the process is unharmed.
+    Panic = 7,
+    /// A host-call handler failed or asked to stop the run.
+    HostAborted = 8,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::InvalidProgram,
+        ErrorKind::Unsupported,
+        ErrorKind::Setup,
+        ErrorKind::Memory,
+        ErrorKind::WrongState,
+        ErrorKind::Panic,
+        ErrorKind::HostAborted,
+    ];
+
+    /// The kind's name as every face spells it: `InvalidArgument`, `WrongState`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "InvalidArgument",
+            ErrorKind::InvalidProgram => "InvalidProgram",
+            ErrorKind::Unsupported => "Unsupported",
+            ErrorKind::Setup => "Setup",
+            ErrorKind::Memory => "Memory",
+            ErrorKind::WrongState => "WrongState",
+            ErrorKind::Panic => "Panic",
+            ErrorKind::HostAborted => "HostAborted",
+        }
+    }
 }
 
 /// The one error type of the core API: a kind and a human-readable message.
@@ -44,6 +74,11 @@ impl Error {
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// A host-call handler's failure, worded as every face words it: `host call 7 aborted: REASON`.
+    pub fn host_aborted(host_call: u32, reason: impl fmt::Display) -> Self {
+        Self::new(ErrorKind::HostAborted, format!("host call {host_call} aborted: {reason}"))
     }
 }
 

@@ -7,22 +7,25 @@ use polkavm::{ArcBytes, ProgramBlob, ProgramParts};
 use crate::engine::Engine;
 use crate::error::{catch_panic, Error, ErrorKind, Result};
 use crate::instance::Instance;
-use crate::module::{CostModel, GasMetering, Module, ModuleConfig};
+use crate::module::{parse_container, CostModel, GasMetering, Module, ModuleConfig};
 
-/// The instruction sets polkavm knows: how opcode bytes map to instructions.
+/// The instruction sets polkavm knows: how opcode bytes map to instructions. The numbers are the
+/// C ABI's `PVM_ISA_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[repr(u32)]
 pub enum InstructionSet {
     /// Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`): `unlikely` is opcode 2, no `sbrk`.
-    JamV1,
+    JamV1 = 0,
     /// 64-bit, with the Graypaper's opcode numbering through 0.7.2 (which the JAM PVM test vectors
     /// v0.4 use): opcodes 102..111 (bit counting, sign/zero extension, byte reversal) are one
     /// higher than in `jam_v1`; polkavm's `revive_v1`.
-    ReviveV1,
+    ReviveV1 = 1,
     /// polkavm's 32-bit instruction set (`latest32`), old numbering as well.
-    Latest32,
+    Latest32 = 2,
     /// polkavm's newest 64-bit instruction set (`latest64`). Its code has no instruction bitmask,
     /// so the blob is polkavm's own encoding for it, loaded as it is.
-    Latest64,
+    Latest64 = 3,
 }
 
 impl InstructionSet {
@@ -167,6 +170,18 @@ pub fn graypaper_blob(blob: &ProgramBlob) -> Option<Vec<u8>> {
     let largest_entry = blob.jump_table().iter().map(|pc| pc.0).max().unwrap_or(0);
     let entry_size = (32 - largest_entry.leading_zeros()).div_ceil(8).max(1) as u8;
     Some(encode_graypaper_blob(blob, entry_size, blob.code(), blob.bitmask()))
+}
+
+/// [`graypaper_blob`] of a `.polkavm` container, parsed with the checks [`Module::new`] makes;
+/// an [`ErrorKind::Unsupported`] error for `latest64`.
+pub fn graypaper_blob_of_container(container: &[u8]) -> Result<Vec<u8>> {
+    let blob = parse_container(container)?;
+    graypaper_blob(&blob).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unsupported,
+            format!("{} programs have no Graypaper encoding (no instruction bitmask)", blob.isa().name()),
+        )
+    })
 }
 
 /// `E(|j|) ⌢ E1(z) ⌢ E(|c|) ⌢ E_z(j) ⌢ E(c) ⌢ E(k)` with `blob`'s jump table.

@@ -9,28 +9,38 @@ use crate::error::{catch_panic, Error, ErrorKind, Result};
 /// cheaply (`Async`, may overrun a little before stopping). Both backends treat `Async` as
 /// `Sync`: the interpreter always has, and polkavm 0.37's JIT never checks gas under `Async`
 /// while the guest runs, so a guest that loops forever would never return to the host.
+/// The numbers are the C ABI's `PVM_GAS_METERING_*` (`Disabled` is `PVM_GAS_METERING_NONE`:
+/// `None` would clash with Python's `None` and Swift's `Optional.none` in the UniFFI bindings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[repr(u32)]
 pub enum GasMetering {
-    None,
-    Sync,
-    Async,
+    /// Not at all: runs never stop for gas.
+    Disabled = 0,
+    /// Exactly: the run stops when gas runs out.
+    Sync = 1,
+    /// polkavm's asynchronous metering, run as `Sync`: polkavm 0.37's JIT never stops a looping
+    /// guest under it, which would hang the host.
+    Async = 2,
 }
 
 /// How much each instruction costs: polkavm's gas cost models. Pick the one of your Graypaper
 /// version: `Naive` for 0.6.7 through 0.7.2 (and the JAM PVM test vectors v0.4), `FullL2Hit` for
-/// 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`.
+/// 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`. The numbers are
+/// the C ABI's `PVM_COST_MODEL_*` (whose 0, `PVM_COST_MODEL_DEFAULT`, is `None` in Rust).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[repr(u32)]
 pub enum CostModel {
     /// One gas per instruction, charged per basic block (polkavm's default).
-    Naive,
+    Naive = 1,
     /// Graypaper 0.8.0's model (per basic block, from a pipeline simulation with memory-latency
     /// classes), with every memory access an L1 cache hit.
-    FullL1Hit,
+    FullL1Hit = 2,
     /// The same, with L2-hit memory latencies: what Graypaper 0.8.0 specifies.
-    FullL2Hit,
+    FullL2Hit = 3,
     /// The same, with L3-hit memory latencies.
-    FullL3Hit,
+    FullL3Hit = 4,
 }
 
 impl CostModel {
@@ -139,23 +149,25 @@ struct ModuleInner {
 /// `PVM\0`: the first bytes of every PolkaVM program container.
 pub const PROGRAM_MAGIC: [u8; 4] = *b"PVM\0";
 
+/// Parses a PolkaVM program container (a `.polkavm` blob), with the checks and messages every
+/// face shares.
+pub(crate) fn parse_container(blob: &[u8]) -> Result<ProgramBlob> {
+    if blob.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidProgram, "blob is empty"));
+    }
+    if !blob.starts_with(&PROGRAM_MAGIC) {
+        return Err(Error::new(ErrorKind::InvalidProgram, "blob is not a PolkaVM program: bad magic (expected \"PVM\\0\")"));
+    }
+    catch_panic("parsing the program", || {
+        ProgramBlob::parse(ArcBytes::from(blob))
+            .map_err(|error| Error::new(ErrorKind::InvalidProgram, format!("blob is not a valid PolkaVM program: {error}")))
+    })
+}
+
 impl Module {
     /// Loads a PolkaVM program container (a `.polkavm` blob).
     pub fn new(engine: &Engine, blob: &[u8], config: &ModuleConfig) -> Result<Module> {
-        if blob.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidProgram, "blob is empty"));
-        }
-        if !blob.starts_with(&PROGRAM_MAGIC) {
-            return Err(Error::new(
-                ErrorKind::InvalidProgram,
-                "blob is not a PolkaVM program: bad magic (expected \"PVM\\0\")",
-            ));
-        }
-        let parsed = catch_panic("parsing the program", || {
-            ProgramBlob::parse(ArcBytes::from(blob))
-                .map_err(|error| Error::new(ErrorKind::InvalidProgram, format!("blob is not a valid PolkaVM program: {error}")))
-        })?;
-        Self::from_program_blob(engine, parsed, config)
+        Self::from_program_blob(engine, parse_container(blob)?, config)
     }
 
     /// Loads an already parsed program.
@@ -183,7 +195,7 @@ impl Module {
         }
         let mut raw_config = polkavm::ModuleConfig::new();
         raw_config.set_gas_metering(match config.gas_metering {
-            GasMetering::None => None,
+            GasMetering::Disabled => None,
             GasMetering::Sync | GasMetering::Async => Some(polkavm::GasMeteringKind::Sync),
         });
         raw_config.set_step_tracing(config.step_tracing || tracks_halt_pc);

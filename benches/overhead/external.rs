@@ -5,7 +5,7 @@
 //! warms up with one batch, times one batch of N and prints nanoseconds per unit as its last
 //! line of output. Runners come from `PVM_BENCH_RUNNERS`: `name=command args;name=command...`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::layers::{BackendKind, Layer, Scenario};
@@ -18,7 +18,7 @@ pub struct External {
     large_program: PathBuf,
 }
 
-pub fn from_env(backend: BackendKind, test_program: &PathBuf, large_program: &PathBuf) -> Vec<External> {
+pub fn from_env(backend: BackendKind, test_program: &Path, large_program: &Path) -> Vec<External> {
     let Ok(spec) = std::env::var("PVM_BENCH_RUNNERS") else { return Vec::new() };
     spec.split(';')
         .filter(|entry| !entry.trim().is_empty())
@@ -28,8 +28,8 @@ pub fn from_env(backend: BackendKind, test_program: &PathBuf, large_program: &Pa
                 name: name.trim().to_owned(),
                 command: command.split_whitespace().map(str::to_owned).collect(),
                 backend,
-                test_program: test_program.clone(),
-                large_program: large_program.clone(),
+                test_program: test_program.to_owned(),
+                large_program: large_program.to_owned(),
             }
         })
         .collect()

@@ -13,6 +13,9 @@ use polkavm_ffi::{graypaper_blob, Backend, Engine, EngineConfig, Instance, JamCo
 use crate::layers::{BackendKind, GAS};
 use crate::stats;
 
+/// A layer's way to run sum(n), returning a0.
+type SumRunner<'a> = Box<dyn FnMut(u64) -> u64 + 'a>;
+
 const HALT_ADDRESS: u64 = 0xffff_0000;
 
 fn batch(backend: BackendKind) -> u64 {
@@ -115,7 +118,7 @@ pub fn bench(out: &mut String, container: &[u8], rounds: usize, scale: f64, only
         let sum = direct.sum.0;
         let mut untracked = Jam::new(&engine, &code, sum, false);
         let mut tracked = Jam::new(&engine, &code, sum, true);
-        let mut layers: Vec<(&str, Box<dyn FnMut(u64) -> u64 + '_>)> = vec![
+        let mut layers: Vec<(&str, SumRunner)> = vec![
             ("polkavm direct, step tracing (floor)", Box::new(|n| direct.sum(n))),
             ("core, JAM module", Box::new(|n| untracked.sum(n))),
             ("core, JAM module with halt_pc", Box::new(|n| tracked.sum(n))),

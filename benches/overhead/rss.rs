@@ -75,6 +75,6 @@ pub fn measure(layer: &str, backend: BackendKind, count: usize) -> (u64, u64) {
         .expect("spawning the RSS child");
     assert!(output.status.success(), "RSS child failed: {}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut numbers = stdout.trim().split_whitespace().map(|number| number.parse().unwrap());
+    let mut numbers = stdout.split_whitespace().map(|number| number.parse().unwrap());
     (numbers.next().unwrap(), numbers.next().unwrap())
 }

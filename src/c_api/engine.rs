@@ -43,7 +43,7 @@ fn engine_config(config: &PvmEngineConfig) -> Result<EngineConfig> {
         backend,
         sandbox,
         worker_count: config.worker_count,
-        allow_dynamic_paging: status_flag(config.allow_dynamic_paging, "allow_dynamic_paging")?,
+        allow_dynamic_paging: flag(config.allow_dynamic_paging, "allow_dynamic_paging")?,
         core_pinning,
         default_cost_model: cost_model(config.default_cost_model)?.unwrap_or(CostModel::Naive),
     })

@@ -82,8 +82,8 @@ fn jam_config(config: &PvmJamConfig) -> Result<JamConfig> {
         rw_data_size: config.rw_data_size,
         stack_size: config.stack_size,
         aux_data_size: config.aux_data_size,
-        halt_pc: status_flag(config.halt_pc, "halt_pc")?,
-        step_tracing: status_flag(config.step_tracing, "step_tracing")?,
+        halt_pc: flag(config.halt_pc, "halt_pc")?,
+        step_tracing: flag(config.step_tracing, "step_tracing")?,
         cost_model: cost_model(config.cost_model)?,
     })
 }
@@ -116,7 +116,7 @@ pub unsafe extern "C" fn pvm_module_new_jam(
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_map_pages(instance: PvmInstance, address: u32, length: u32, writable: u32) -> i32 {
     guard(-1, || {
-        let writable = status_flag(writable, "writable")?;
+        let writable = flag(writable, "writable")?;
         instance_arg(instance)?.map_pages(address, length, writable)?;
         Ok(0)
     })
@@ -128,7 +128,7 @@ pub unsafe extern "C" fn pvm_instance_map_pages(instance: PvmInstance, address: 
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_protect_pages(instance: PvmInstance, address: u32, length: u32, read_only: u32) -> i32 {
     guard(-1, || {
-        let read_only = status_flag(read_only, "read_only")?;
+        let read_only = flag(read_only, "read_only")?;
         instance_arg(instance)?.protect_pages(address, length, read_only)?;
         Ok(0)
     })

@@ -2,14 +2,23 @@
 //! contract with existing C and Julia users: add to it, never change it.
 //!
 //! Every function catches panics, checks its handles and arguments, and reports failure through
-//! its return value plus a message for `pvm_last_error`.
+//! its return value plus a kind and message for `pvm_last_error_kind` and `pvm_last_error`.
+//!
+//! # Safety
+//!
+//! One contract for every `unsafe` function here, stated once (and in the header's preamble)
+//! rather than on each: a handle argument is NULL or a handle this library returned and that has
+//! not been freed (a freed or wrong-kind handle is caught in most cases, but not guaranteed); a
+//! pointer with a length is NULL with length 0, or valid for that many elements; an instance is
+//! not used by two threads at once.
+#![allow(clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::engine::{Backend, CorePinning, Engine, EngineConfig, Sandbox};
-use crate::error::{panic_message, Error, Result};
+use crate::error::{panic_message, Error, ErrorKind, Result};
 use crate::instance::{Instance, Reg, RunResult, Status, MAX_ARGS, REG_COUNT};
 use crate::jam::{InstructionSet, JamConfig};
 use crate::module::{CostModel, GasMetering, Module, ModuleConfig};
@@ -28,8 +37,30 @@ pub use module::*;
 #[cfg(feature = "doom")]
 pub use doom::*;
 
-/// Version of this C ABI; grows when functions are added.
-pub const PVM_ABI_VERSION: u32 = 3;
+/// Version of this C ABI; grows by one with every release that adds functions or constants
+/// (nothing is ever removed or changed). 2 added `pvm_instance_resume`, 3 the gas cost model,
+/// 4 `pvm_last_error_kind` and `PVM_ERROR_*`.
+pub const PVM_ABI_VERSION: u32 = 4;
+
+/// Error kind (`pvm_last_error_kind`): no failure recorded on this thread (none yet, or cleared).
+pub const PVM_ERROR_NONE: u32 = 0;
+/// Error kind: an argument was out of range or otherwise unusable (register index, NULL buffer...).
+pub const PVM_ERROR_INVALID_ARGUMENT: u32 = 1;
+/// Error kind: the bytes given as a program are not a loadable program.
+pub const PVM_ERROR_INVALID_PROGRAM: u32 = 2;
+/// Error kind: the requested configuration is not available on this machine, build or module.
+pub const PVM_ERROR_UNSUPPORTED: u32 = 3;
+/// Error kind: polkavm could not create an engine, module or instance (sandbox, system limits).
+pub const PVM_ERROR_SETUP: u32 = 4;
+/// Error kind: a guest memory access requested by the host failed.
+pub const PVM_ERROR_MEMORY: u32 = 5;
+/// Error kind: the call is not valid in the instance's current state (e.g. run before a call
+/// was prepared).
+pub const PVM_ERROR_WRONG_STATE: u32 = 6;
+/// Error kind: polkavm (or this library) panicked; the panic was caught and the process is unharmed.
+pub const PVM_ERROR_PANIC: u32 = 7;
+/// Error kind: a host-call handler failed (used by wrappers that run handlers, such as C++'s).
+pub const PVM_ERROR_HOST_ABORTED: u32 = 8;
 
 /// Run status: the program returned to the host.
 pub const PVM_STATUS_HALT: u32 = 0;
@@ -191,11 +222,39 @@ pub struct PvmModuleConfig {
     pub cost_model: u32,
 }
 
+// Every constant set is the core enum's numbering: a mismatch fails the build.
 const _: () = {
     assert!(PVM_STATUS_HALT == Status::Halt as u32 && PVM_STATUS_PANIC == Status::Panic as u32);
     assert!(PVM_STATUS_OOG == Status::OutOfGas as u32 && PVM_STATUS_FAULT == Status::Fault as u32);
     assert!(PVM_STATUS_HOST == Status::Host as u32 && PVM_STATUS_STEP == Status::Step as u32);
-    assert!(PVM_REG_COUNT as usize == REG_COUNT && PVM_REG_A5 == Reg::A5 as u32 && PVM_REG_RA == Reg::RA as u32);
+
+    assert!(PVM_REG_COUNT as usize == REG_COUNT);
+    assert!(PVM_REG_RA == Reg::RA as u32 && PVM_REG_SP == Reg::SP as u32);
+    assert!(PVM_REG_T0 == Reg::T0 as u32 && PVM_REG_T1 == Reg::T1 as u32 && PVM_REG_T2 == Reg::T2 as u32);
+    assert!(PVM_REG_S0 == Reg::S0 as u32 && PVM_REG_S1 == Reg::S1 as u32);
+    assert!(PVM_REG_A0 == Reg::A0 as u32 && PVM_REG_A1 == Reg::A1 as u32 && PVM_REG_A2 == Reg::A2 as u32);
+    assert!(PVM_REG_A3 == Reg::A3 as u32 && PVM_REG_A4 == Reg::A4 as u32 && PVM_REG_A5 == Reg::A5 as u32);
+
+    assert!(PVM_BACKEND_AUTO == Backend::Auto as u32 && PVM_BACKEND_COMPILER == Backend::Compiler as u32);
+    assert!(PVM_BACKEND_INTERPRETER == Backend::Interpreter as u32);
+    assert!(PVM_SANDBOX_AUTO == Sandbox::Auto as u32 && PVM_SANDBOX_LINUX == Sandbox::Linux as u32);
+    assert!(PVM_SANDBOX_GENERIC == Sandbox::Generic as u32);
+    assert!(PVM_CORE_PINNING_CORE == CorePinning::PinToCore as u32 && PVM_CORE_PINNING_CCX == CorePinning::PinToCcx as u32);
+    assert!(PVM_CORE_PINNING_DISABLED == CorePinning::Disabled as u32);
+    assert!(PVM_GAS_METERING_NONE == GasMetering::Disabled as u32 && PVM_GAS_METERING_SYNC == GasMetering::Sync as u32);
+    assert!(PVM_GAS_METERING_ASYNC == GasMetering::Async as u32);
+    assert!(PVM_ISA_JAM_V1 == InstructionSet::JamV1 as u32 && PVM_ISA_REVIVE_V1 == InstructionSet::ReviveV1 as u32);
+    assert!(PVM_ISA_LATEST32 == InstructionSet::Latest32 as u32 && PVM_ISA_LATEST64 == InstructionSet::Latest64 as u32);
+    assert!(PVM_COST_MODEL_NAIVE == CostModel::Naive as u32 && PVM_COST_MODEL_FULL_L1_HIT == CostModel::FullL1Hit as u32);
+    assert!(PVM_COST_MODEL_FULL_L2_HIT == CostModel::FullL2Hit as u32 && PVM_COST_MODEL_FULL_L3_HIT == CostModel::FullL3Hit as u32);
+    assert!(PVM_COST_MODEL_DEFAULT == 0);
+
+    assert!(PVM_ERROR_INVALID_ARGUMENT == ErrorKind::InvalidArgument as u32);
+    assert!(PVM_ERROR_INVALID_PROGRAM == ErrorKind::InvalidProgram as u32);
+    assert!(PVM_ERROR_UNSUPPORTED == ErrorKind::Unsupported as u32 && PVM_ERROR_SETUP == ErrorKind::Setup as u32);
+    assert!(PVM_ERROR_MEMORY == ErrorKind::Memory as u32 && PVM_ERROR_WRONG_STATE == ErrorKind::WrongState as u32);
+    assert!(PVM_ERROR_PANIC == ErrorKind::Panic as u32 && PVM_ERROR_HOST_ABORTED == ErrorKind::HostAborted as u32);
+    assert!(PVM_ERROR_NONE == 0 && ErrorKind::ALL.len() == 8);
 };
 
 const ENGINE_TAG: u64 = 0x5056_4d5f_454e_4731; // "PVM_ENG1"
@@ -276,13 +335,19 @@ unsafe fn bytes_mut<'a>(data: *mut u8, len: usize, what: &str) -> Result<&'a mut
     }
 }
 
-thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+/// This thread's last failure: its `PVM_ERROR_*` kind and its message.
+struct LastError {
+    kind: u32,
+    message: CString,
 }
 
-pub(crate) fn set_last_error(message: &str) {
+thread_local! {
+    static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError { kind: PVM_ERROR_NONE, message: CString::default() });
+}
+
+fn set_last_error(kind: ErrorKind, message: &str) {
     let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = LastError { kind: kind as u32, message });
 }
 
 /// Runs an ABI function body: a failure or a caught panic records its message and yields `on_error`.
@@ -304,16 +369,17 @@ fn guard<T>(on_error: T, body: impl FnOnce() -> Result<T>) -> T {
 #[cold]
 #[inline(never)]
 fn record_error(error: Error) {
-    set_last_error(error.message());
+    set_last_error(error.kind(), error.message());
 }
 
 #[cold]
 #[inline(never)]
 fn record_panic(payload: Box<dyn std::any::Any + Send>) {
-    set_last_error(&format!("internal error: polkavm-ffi panicked: {}", panic_message(&*payload)));
+    set_last_error(ErrorKind::Panic, &format!("internal error: polkavm-ffi panicked: {}", panic_message(&*payload)));
 }
 
-fn status_flag(value: u32, what: &str) -> Result<bool> {
+/// A `uint32_t` flag of the ABI (a config field or argument) as a bool: only 0 and 1 are accepted.
+fn flag(value: u32, what: &str) -> Result<bool> {
     match value {
         0 => Ok(false),
         1 => Ok(true),
@@ -342,7 +408,16 @@ fn copy_name(name: &[u8], buf: *mut u8, buf_len: u32) -> Result<i32> {
 /// clear it: consult it only right after a call reported failure. Never NULL.
 #[no_mangle]
 pub extern "C" fn pvm_last_error() -> *const c_char {
-    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+    LAST_ERROR.with(|slot| slot.borrow().message.as_ptr())
+}
+
+/// The kind of the last failure on this thread (one of `PVM_ERROR_*`), the same kind the
+/// Python, Kotlin and Swift bindings raise for it; `PVM_ERROR_NONE` if none has happened yet or
+/// since `pvm_clear_last_error`. Like `pvm_last_error`, successful calls leave it as it is.
+/// (Since ABI version 4.)
+#[no_mangle]
+pub extern "C" fn pvm_last_error_kind() -> u32 {
+    LAST_ERROR.with(|slot| slot.borrow().kind)
 }
 
 /// Empties this thread's last error, so that a call which reports failure only through it (the
@@ -350,13 +425,13 @@ pub extern "C" fn pvm_last_error() -> *const c_char {
 /// `pvm_instance_heap_size`) can be checked: clear, call, then test `pvm_last_error()[0]`.
 #[no_mangle]
 pub extern "C" fn pvm_clear_last_error() {
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = CString::default());
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = LastError { kind: PVM_ERROR_NONE, message: CString::default() });
 }
 
 /// A static NUL-terminated string naming this library's and polkavm's versions. Never NULL.
 #[no_mangle]
 pub extern "C" fn pvm_version() -> *const c_char {
-    concat!("polkavm-ffi ", env!("CARGO_PKG_VERSION"), " (polkavm 0.37)\0").as_ptr().cast()
+    concat!(version_text!(), "\0").as_ptr().cast()
 }
 
 /// `PVM_ABI_VERSION` of the library actually loaded.
@@ -378,24 +453,27 @@ mod tests {
     fn a_panic_never_crosses_the_boundary() {
         assert_eq!(guard(-1, || -> Result<i32> { panic!("boom") }), -1);
         assert_eq!(last_error(), "internal error: polkavm-ffi panicked: boom");
+        assert_eq!(pvm_last_error_kind(), PVM_ERROR_PANIC);
         assert_eq!(guard(-1, || Ok(5)), 5);
     }
 
     #[test]
     fn last_error_is_per_thread() {
-        set_last_error("main thread");
+        set_last_error(ErrorKind::Memory, "main thread");
         std::thread::spawn(|| {
-            assert_eq!(last_error(), "");
-            set_last_error("other thread");
+            assert_eq!((last_error().as_str(), pvm_last_error_kind()), ("", PVM_ERROR_NONE));
+            set_last_error(ErrorKind::Setup, "other thread");
         })
         .join()
         .unwrap();
-        assert_eq!(last_error(), "main thread");
+        assert_eq!((last_error().as_str(), pvm_last_error_kind()), ("main thread", PVM_ERROR_MEMORY));
+        pvm_clear_last_error();
+        assert_eq!((last_error().as_str(), pvm_last_error_kind()), ("", PVM_ERROR_NONE));
     }
 
     #[test]
     fn messages_with_nul_bytes_are_kept() {
-        set_last_error("bad\0name");
+        set_last_error(ErrorKind::InvalidArgument, "bad\0name");
         assert_eq!(last_error(), "bad\\0name");
     }
 }

@@ -20,7 +20,7 @@ pub extern "C" fn pvm_module_config_default() -> PvmModuleConfig {
 
 pub(super) fn gas_metering(value: u32) -> Result<GasMetering> {
     match value {
-        PVM_GAS_METERING_NONE => Ok(GasMetering::None),
+        PVM_GAS_METERING_NONE => Ok(GasMetering::Disabled),
         PVM_GAS_METERING_SYNC => Ok(GasMetering::Sync),
         PVM_GAS_METERING_ASYNC => Ok(GasMetering::Async),
         other => Err(Error::invalid_argument(format!("unknown gas metering kind {other}"))),
@@ -39,18 +39,18 @@ pub(super) fn cost_model(value: u32) -> Result<Option<CostModel>> {
     }
 }
 
-pub(crate) fn module_config(config: &PvmModuleConfig) -> Result<ModuleConfig> {
+fn module_config(config: &PvmModuleConfig) -> Result<ModuleConfig> {
     let gas_metering = gas_metering(config.gas_metering)?;
     if config.reserved != [0; 1] {
         return Err(Error::invalid_argument("reserved module config fields must be zero"));
     }
     Ok(ModuleConfig {
         gas_metering,
-        step_tracing: status_flag(config.step_tracing, "step_tracing")?,
-        dynamic_paging: status_flag(config.dynamic_paging, "dynamic_paging")?,
+        step_tracing: flag(config.step_tracing, "step_tracing")?,
+        dynamic_paging: flag(config.dynamic_paging, "dynamic_paging")?,
         page_size: config.page_size,
         aux_data_size: config.aux_data_size,
-        strict: status_flag(config.strict, "strict")?,
+        strict: flag(config.strict, "strict")?,
         cost_model: cost_model(config.cost_model)?,
     })
 }

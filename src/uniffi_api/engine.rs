@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// Which backend runs the guest code.
+/// Which backend runs the guest code. Unlike the core's `Backend` it has no `Auto`: that is
+/// `None` in [`EngineConfig`], and [`Engine::backend`] reports the backend in use, never Auto.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
 pub enum Backend {
     /// The JIT ("recompiler"): guest code is compiled to native code and runs in a sandbox.
@@ -11,21 +12,13 @@ pub enum Backend {
     Interpreter,
 }
 
-/// Which sandbox isolates JIT-compiled guest code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum Sandbox {
-    /// Separate, seccomp-locked worker processes. Dynamic paging needs userfaultfd with it.
-    Linux,
-    /// In-process; polkavm marks it experimental (not production ready).
-    Generic,
-}
-
-/// How the host thread is pinned to CPU cores while it runs JIT code (Linux sandbox only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum CorePinning {
-    PinToCore,
-    PinToCcx,
-    Disabled,
+impl From<Backend> for crate::Backend {
+    fn from(backend: Backend) -> Self {
+        match backend {
+            Backend::Compiler => crate::Backend::Compiler,
+            Backend::Interpreter => crate::Backend::Interpreter,
+        }
+    }
 }
 
 /// Engine settings; every field has a default.
@@ -34,7 +27,7 @@ pub struct EngineConfig {
     /// None: the JIT where this platform supports it, the interpreter otherwise.
     #[uniffi(default = None)]
     pub backend: Option<Backend>,
-    /// None: polkavm's choice (the Linux sandbox on Linux).
+    /// None (or Auto): polkavm's choice (the Linux sandbox on Linux).
     #[uniffi(default = None)]
     pub sandbox: Option<Sandbox>,
     /// Sandbox worker processes kept ready for new instances.
@@ -55,24 +48,11 @@ impl From<&EngineConfig> for crate::EngineConfig {
     fn from(config: &EngineConfig) -> Self {
         let defaults = crate::EngineConfig::default();
         crate::EngineConfig {
-            backend: match config.backend {
-                None => crate::Backend::Auto,
-                Some(Backend::Compiler) => crate::Backend::Compiler,
-                Some(Backend::Interpreter) => crate::Backend::Interpreter,
-            },
-            sandbox: match config.sandbox {
-                None => crate::Sandbox::Auto,
-                Some(Sandbox::Linux) => crate::Sandbox::Linux,
-                Some(Sandbox::Generic) => crate::Sandbox::Generic,
-            },
+            backend: config.backend.map_or(defaults.backend, crate::Backend::from),
+            sandbox: config.sandbox.unwrap_or(defaults.sandbox),
             worker_count: config.worker_count,
             allow_dynamic_paging: config.allow_dynamic_paging,
-            core_pinning: match config.core_pinning {
-                None => defaults.core_pinning,
-                Some(CorePinning::PinToCore) => crate::CorePinning::PinToCore,
-                Some(CorePinning::PinToCcx) => crate::CorePinning::PinToCcx,
-                Some(CorePinning::Disabled) => crate::CorePinning::Disabled,
-            },
+            core_pinning: config.core_pinning.unwrap_or(defaults.core_pinning),
             default_cost_model: config.default_cost_model.unwrap_or(defaults.default_cost_model),
         }
     }

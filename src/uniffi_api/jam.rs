@@ -3,23 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Engine, GasMetering, Instance, Module, PvmError, Result};
-use crate::polkavm::{ArcBytes, ProgramBlob};
-
-/// How opcode bytes map to instructions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum InstructionSet {
-    /// Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
-    JamV1,
-    /// 64-bit, with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test vectors'; opcodes
-    /// 102..111 are one higher than in JamV1); polkavm's `revive_v1`.
-    ReviveV1,
-    /// polkavm's 32-bit instruction set (`latest32`).
-    Latest32,
-    /// polkavm's newest 64-bit instruction set (`latest64`): no instruction bitmask, so the blob
-    /// is polkavm's own encoding for it.
-    Latest64,
-}
+use super::{Engine, GasMetering, Instance, InstructionSet, Module, Result};
 
 /// How to load a Graypaper program blob; every field has a default.
 #[derive(Clone, Debug, uniffi::Record)]
@@ -59,17 +43,8 @@ pub struct JamConfig {
 impl From<&JamConfig> for crate::JamConfig {
     fn from(config: &JamConfig) -> Self {
         crate::JamConfig {
-            isa: match config.isa {
-                None | Some(InstructionSet::JamV1) => crate::InstructionSet::JamV1,
-                Some(InstructionSet::ReviveV1) => crate::InstructionSet::ReviveV1,
-                Some(InstructionSet::Latest32) => crate::InstructionSet::Latest32,
-                Some(InstructionSet::Latest64) => crate::InstructionSet::Latest64,
-            },
-            gas_metering: match config.gas_metering {
-                None | Some(GasMetering::Sync) => crate::GasMetering::Sync,
-                Some(GasMetering::Disabled) => crate::GasMetering::None,
-                Some(GasMetering::Async) => crate::GasMetering::Async,
-            },
+            isa: config.isa.unwrap_or(InstructionSet::JamV1),
+            gas_metering: config.gas_metering.unwrap_or(GasMetering::Sync),
             page_size: config.page_size,
             ro_data_size: config.ro_data_size,
             rw_data_size: config.rw_data_size,
@@ -108,9 +83,5 @@ impl Instance {
 /// (`jam_v1`, `revive_v1`, `latest32`), e.g. one made by `assemble`: what `Module.new_jam` loads.
 #[uniffi::export]
 pub fn graypaper_blob(container: Vec<u8>) -> Result<Vec<u8>> {
-    let blob = ProgramBlob::parse(ArcBytes::from(container))
-        .map_err(|error| PvmError::InvalidProgram(format!("blob is not a valid PolkaVM program: {error}")))?;
-    crate::graypaper_blob(&blob).ok_or_else(|| {
-        PvmError::Unsupported(format!("{} programs have no Graypaper encoding (no instruction bitmask)", blob.isa().name()))
-    })
+    Ok(crate::graypaper_blob_of_container(&container)?)
 }

@@ -9,7 +9,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::ErrorKind;
-use crate::{MemoryInfo, Reg, RunResult, Status};
+// The core's plain enums and records are the UniFFI types too (they derive uniffi::Enum/Record
+// under the `uniffi` feature): re-exported so that this module is the whole UniFFI API.
+pub use crate::{CorePinning, GasMetering, InstructionSet, MemoryInfo, Reg, RunResult, Sandbox, Status};
 
 mod engine;
 mod fast;
@@ -105,8 +107,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for HostError {
 /// The library's and polkavm's versions, as `pvm_version` gives them.
 #[uniffi::export]
 pub fn version() -> String {
-    let text = unsafe { std::ffi::CStr::from_ptr(crate::c_api::pvm_version()) };
-    text.to_string_lossy().into_owned()
+    crate::VERSION.to_owned()
 }
 
 /// Assembles polkavm's text assembly (a `%isa = jam_v1` program) into a program blob.

@@ -2,18 +2,6 @@
 
 use super::*;
 
-/// How gas is metered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum GasMetering {
-    /// Not at all: runs never stop for gas.
-    Disabled,
-    /// Exactly: the run stops when gas runs out.
-    Sync,
-    /// polkavm's asynchronous metering, run as Sync: polkavm 0.37's JIT never stops a looping
-    /// guest under it, which would hang the host.
-    Async,
-}
-
 /// Module settings; every field has a default.
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct ModuleConfig {
@@ -42,11 +30,7 @@ pub struct ModuleConfig {
 impl From<&ModuleConfig> for crate::ModuleConfig {
     fn from(config: &ModuleConfig) -> Self {
         crate::ModuleConfig {
-            gas_metering: match config.gas_metering {
-                None | Some(GasMetering::Sync) => crate::GasMetering::Sync,
-                Some(GasMetering::Disabled) => crate::GasMetering::None,
-                Some(GasMetering::Async) => crate::GasMetering::Async,
-            },
+            gas_metering: config.gas_metering.unwrap_or(GasMetering::Sync),
             step_tracing: config.step_tracing,
             dynamic_paging: config.dynamic_paging,
             page_size: config.page_size,

@@ -64,7 +64,7 @@ static const uint32_t backends[2] = {PVM_BACKEND_INTERPRETER, PVM_BACKEND_COMPIL
 static int backend_count = 2;
 
 static void test_library_info(void) {
-    CHECK(pvm_abi_version() == PVM_ABI_VERSION);
+    CHECK(pvm_abi_version() == PVM_ABI_VERSION && PVM_ABI_VERSION >= 4);
     CHECK(strstr(pvm_version(), "polkavm 0.37") != NULL);
     CHECK(pvm_last_error() != NULL);
 }
@@ -124,6 +124,9 @@ static void test_bad_blobs(void) {
     CHECK_ERROR_CONTAINS("blob is empty");
     CHECK(pvm_module_new(engine, not_pvm, sizeof not_pvm) == NULL);
     CHECK_ERROR_CONTAINS("bad magic");
+    CHECK(pvm_last_error_kind() == PVM_ERROR_INVALID_PROGRAM);
+    pvm_clear_last_error();
+    CHECK(pvm_last_error_kind() == PVM_ERROR_NONE && pvm_last_error()[0] == 0);
 
     int truncated_loaded = 0;
     for (size_t len = 1; len < program_len; len++) {

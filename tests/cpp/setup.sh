@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# GoogleTest for `make test-cpp`: Debian's libgtest-dev, installed if missing.
+# For `make test-cpp`: Debian's libgtest-dev (GoogleTest) and libjson-c-dev (json-c, which reads
+# tests/error_contract.json), installed if missing.
 set -euo pipefail
-if compgen -G "/usr/lib/*/cmake/GTest/GTestConfig.cmake" >/dev/null || [ -f /usr/lib/cmake/GTest/GTestConfig.cmake ]; then
-  exit 0
+packages=()
+if ! compgen -G "/usr/lib/*/cmake/GTest/GTestConfig.cmake" >/dev/null && [ ! -f /usr/lib/cmake/GTest/GTestConfig.cmake ]; then
+  packages+=(libgtest-dev)
 fi
-echo "tests/cpp/setup.sh: installing libgtest-dev (GoogleTest) with apt-get"
+[ -f /usr/include/json-c/json.h ] || packages+=(libjson-c-dev)
+[ ${#packages[@]} -eq 0 ] && exit 0
+echo "tests/cpp/setup.sh: installing ${packages[*]} with apt-get"
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 $sudo_cmd apt-get update -qq
-$sudo_cmd apt-get install -y -qq libgtest-dev
+$sudo_cmd apt-get install -y -qq "${packages[@]}"

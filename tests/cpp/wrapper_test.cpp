@@ -73,7 +73,27 @@ TEST_P(Wrapper, CallsStopWithEveryStatus) {
     EXPECT_EQ(instance.call(module.export_pc("sum"), {10}, 10000, no_host_calls).status, pvm::Status::Halt);
     EXPECT_EQ(instance.reg(pvm::Reg::A0), 55u);
     EXPECT_FALSE(instance.next_pc().has_value());
-    EXPECT_THROW(instance.run(), pvm::Error);
+    try {
+        instance.run();
+        FAIL() << "no exception";
+    } catch (const pvm::Error &error) {
+        EXPECT_EQ(error.kind(), pvm::ErrorKind::WrongState) << error.what();
+    }
+}
+
+TEST_P(Wrapper, FailuresReportedOnlyThroughTheLastErrorThrow) {
+    pvm::Engine paging_engine(pvm::EngineConfig().backend(pvm::Backend::Interpreter).allow_dynamic_paging(true));
+    pvm::Module paging(paging_engine, program(), pvm::ModuleConfig().dynamic_paging(true));
+    pvm::Instance vm(paging_engine, paging);
+    try {
+        vm.heap_size();
+        FAIL() << "no exception";
+    } catch (const pvm::Error &error) {
+        EXPECT_EQ(error.kind(), pvm::ErrorKind::Unsupported) << error.what();
+    }
+    EXPECT_NO_THROW(vm.reset());
+    EXPECT_THROW(instance.set_reg(static_cast<pvm::Reg>(13), 1), pvm::Error);
+    EXPECT_NO_THROW(instance.heap_size());
 }
 
 TEST_P(Wrapper, HostCallsReachTheHandler) {
@@ -108,9 +128,24 @@ TEST_P(Wrapper, RunningByHandResumesAfterEachHostCall) {
     EXPECT_EQ(instance.reg(pvm::Reg::A0), 3u);
 }
 
-TEST_P(Wrapper, HandlerExceptionsPropagateAndLeaveTheInstanceUsable) {
-    EXPECT_THROW(instance.call("host", {1, 2}, 10000, [](pvm::Instance &, uint32_t) { throw std::domain_error("no"); }),
-                 std::domain_error);
+TEST_P(Wrapper, HandlerExceptionsAbortTheCallAndLeaveTheInstanceUsable) {
+    try {
+        instance.call("host", {1, 2}, 10000, [](pvm::Instance &, uint32_t) { throw std::domain_error("no"); });
+        FAIL() << "no exception";
+    } catch (const pvm::Error &error) {
+        EXPECT_EQ(error.kind(), pvm::ErrorKind::HostAborted);
+        EXPECT_STREQ(error.what(), "host call 7 aborted: no");
+        EXPECT_THROW(std::rethrow_if_nested(error), std::domain_error);
+    }
+    EXPECT_EQ(instance.call("add", {2, 2}, 10000).status, pvm::Status::Halt);
+    EXPECT_EQ(instance.reg(pvm::Reg::A0), 4u);
+    // The library's own errors raised in a handler pass through unchanged.
+    try {
+        instance.call("host", {1, 2}, 10000, [](pvm::Instance &vm, uint32_t) { vm.read_memory(0, 4); });
+        FAIL() << "no exception";
+    } catch (const pvm::Error &error) {
+        EXPECT_EQ(error.kind(), pvm::ErrorKind::Memory) << error.what();
+    }
     EXPECT_EQ(instance.call("add", {2, 2}, 10000).status, pvm::Status::Halt);
     EXPECT_EQ(instance.reg(pvm::Reg::A0), 4u);
 }

@@ -10,19 +10,22 @@ module LibPolkaVM
 
 include("library.jl")
 
-export PVM_ABI_VERSION, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG, PVM_STATUS_FAULT,
-       PVM_STATUS_HOST, PVM_STATUS_STEP, PVM_REG_RA, PVM_REG_SP, PVM_REG_T0, PVM_REG_T1,
-       PVM_REG_T2, PVM_REG_S0, PVM_REG_S1, PVM_REG_A0, PVM_REG_A1, PVM_REG_A2, PVM_REG_A3,
-       PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_REG_NONE, PVM_PC_NONE, PVM_BACKEND_AUTO,
-       PVM_BACKEND_COMPILER, PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO, PVM_SANDBOX_LINUX,
-       PVM_SANDBOX_GENERIC, PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX, PVM_CORE_PINNING_DISABLED,
-       PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC, PVM_GAS_METERING_ASYNC,
-       PVM_COST_MODEL_DEFAULT, PVM_COST_MODEL_NAIVE, PVM_COST_MODEL_FULL_L1_HIT,
-       PVM_COST_MODEL_FULL_L2_HIT, PVM_COST_MODEL_FULL_L3_HIT, PVM_ISA_JAM_V1, PVM_ISA_REVIVE_V1,
-       PVM_ISA_LATEST32, PVM_ISA_LATEST64, PVM_DOOM_FRAMEBUFFER_SIZE, PVM_DOOM_RGB24_SIZE,
-       PvmEngineConfig, PvmEngine, PvmInstance, PvmModule, PvmResult, PvmJamConfig,
-       PvmModuleConfig, PvmMemoryInfo, pvm_last_error, pvm_clear_last_error, pvm_version,
-       pvm_abi_version, pvm_engine_config_default, pvm_engine_new_with_config, pvm_engine_new,
+export PVM_ABI_VERSION, PVM_ERROR_NONE, PVM_ERROR_INVALID_ARGUMENT, PVM_ERROR_INVALID_PROGRAM,
+       PVM_ERROR_UNSUPPORTED, PVM_ERROR_SETUP, PVM_ERROR_MEMORY, PVM_ERROR_WRONG_STATE,
+       PVM_ERROR_PANIC, PVM_ERROR_HOST_ABORTED, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG,
+       PVM_STATUS_FAULT, PVM_STATUS_HOST, PVM_STATUS_STEP, PVM_REG_RA, PVM_REG_SP, PVM_REG_T0,
+       PVM_REG_T1, PVM_REG_T2, PVM_REG_S0, PVM_REG_S1, PVM_REG_A0, PVM_REG_A1, PVM_REG_A2,
+       PVM_REG_A3, PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_REG_NONE, PVM_PC_NONE,
+       PVM_BACKEND_AUTO, PVM_BACKEND_COMPILER, PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO,
+       PVM_SANDBOX_LINUX, PVM_SANDBOX_GENERIC, PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX,
+       PVM_CORE_PINNING_DISABLED, PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC,
+       PVM_GAS_METERING_ASYNC, PVM_COST_MODEL_DEFAULT, PVM_COST_MODEL_NAIVE,
+       PVM_COST_MODEL_FULL_L1_HIT, PVM_COST_MODEL_FULL_L2_HIT, PVM_COST_MODEL_FULL_L3_HIT,
+       PVM_ISA_JAM_V1, PVM_ISA_REVIVE_V1, PVM_ISA_LATEST32, PVM_ISA_LATEST64,
+       PVM_DOOM_FRAMEBUFFER_SIZE, PVM_DOOM_RGB24_SIZE, PvmEngineConfig, PvmEngine, PvmInstance,
+       PvmModule, PvmResult, PvmJamConfig, PvmModuleConfig, PvmMemoryInfo, pvm_last_error,
+       pvm_last_error_kind, pvm_clear_last_error, pvm_version, pvm_abi_version,
+       pvm_engine_config_default, pvm_engine_new_with_config, pvm_engine_new,
        pvm_engine_new_interpreter, pvm_engine_backend, pvm_engine_free, pvm_instance_new,
        pvm_instance_free, pvm_instance_reset, pvm_instance_set_gas, pvm_instance_get_gas,
        pvm_instance_set_reg, pvm_instance_get_reg, pvm_instance_get_regs, pvm_instance_set_regs,
@@ -39,9 +42,57 @@ export PVM_ABI_VERSION, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG, PVM_S
        C_LAYOUTS, libpolkavm
 
 """
-Version of this C ABI; grows when functions are added.
+Version of this C ABI; grows by one with every release that adds functions or constants
+(nothing is ever removed or changed). 2 added `pvm_instance_resume`, 3 the gas cost model,
+4 `pvm_last_error_kind` and `PVM_ERROR_*`.
 """
-const PVM_ABI_VERSION = UInt32(3)
+const PVM_ABI_VERSION = UInt32(4)
+
+"""
+Error kind (`pvm_last_error_kind`): no failure recorded on this thread (none yet, or cleared).
+"""
+const PVM_ERROR_NONE = UInt32(0)
+
+"""
+Error kind: an argument was out of range or otherwise unusable (register index, NULL buffer...).
+"""
+const PVM_ERROR_INVALID_ARGUMENT = UInt32(1)
+
+"""
+Error kind: the bytes given as a program are not a loadable program.
+"""
+const PVM_ERROR_INVALID_PROGRAM = UInt32(2)
+
+"""
+Error kind: the requested configuration is not available on this machine, build or module.
+"""
+const PVM_ERROR_UNSUPPORTED = UInt32(3)
+
+"""
+Error kind: polkavm could not create an engine, module or instance (sandbox, system limits).
+"""
+const PVM_ERROR_SETUP = UInt32(4)
+
+"""
+Error kind: a guest memory access requested by the host failed.
+"""
+const PVM_ERROR_MEMORY = UInt32(5)
+
+"""
+Error kind: the call is not valid in the instance's current state (e.g. run before a call
+was prepared).
+"""
+const PVM_ERROR_WRONG_STATE = UInt32(6)
+
+"""
+Error kind: polkavm (or this library) panicked; the panic was caught and the process is unharmed.
+"""
+const PVM_ERROR_PANIC = UInt32(7)
+
+"""
+Error kind: a host-call handler failed (used by wrappers that run handlers, such as C++'s).
+"""
+const PVM_ERROR_HOST_ABORTED = UInt32(8)
 
 """
 Run status: the program returned to the host.
@@ -340,6 +391,14 @@ has happened yet. Valid until the next `pvm_*` call on this thread. Successful c
 clear it: consult it only right after a call reported failure. Never NULL.
 """
 pvm_last_error() = ccall((:pvm_last_error, libpolkavm()), Ptr{Cchar}, ())
+
+"""
+The kind of the last failure on this thread (one of `PVM_ERROR_*`), the same kind the
+Python, Kotlin and Swift bindings raise for it; `PVM_ERROR_NONE` if none has happened yet or
+since `pvm_clear_last_error`. Like `pvm_last_error`, successful calls leave it as it is.
+(Since ABI version 4.)
+"""
+pvm_last_error_kind() = ccall((:pvm_last_error_kind, libpolkavm()), UInt32, ())
 
 """
 Empties this thread's last error, so that a call which reports failure only through it (the
