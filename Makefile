@@ -77,7 +77,7 @@ $(ZIG_VENV)/installed:
 	$(ZIG_VENV)/bin/pip install --quiet ziglang==0.17.1 cargo-zigbuild==0.24.1
 	touch $@
 
-portable-lib: $(ZIG_VENV)/installed
+portable-lib: $(ZIG_VENV)/installed ## the shared library built against glibc 2.17 (cargo-zigbuild) for old distributions
 	PATH=$(abspath $(ZIG_VENV))/bin:$$PATH CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo \
 	  RUSTFLAGS="-C link-arg=-Wl,-soname,$(PORTABLE_SONAME)" \
 	  $(CARGO) zigbuild --release --lib --target $(PORTABLE_TARGET).$(PORTABLE_GLIBC) --target-dir target/portable
