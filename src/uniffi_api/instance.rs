@@ -202,7 +202,7 @@ impl Instance {
     #[uniffi::method(default(gas = None))]
     pub fn call(self: Arc<Self>, name: String, args: Vec<u64>, handler: Arc<dyn HostHandler>, gas: Option<i64>) -> Result<RunOutcome> {
         let mut state = self.lock_idle()?;
-        if gas.is_none() && state.core.module().config().gas_metering != crate::GasMetering::None {
+        if gas.is_none() && state.core.module().config().gas_metering != crate::GasMetering::Disabled {
             let message = "call needs gas: the module meters gas (GasMetering.DISABLED turns metering off)";
             return Err(PvmError::InvalidArgument(message.to_owned()));
         }
