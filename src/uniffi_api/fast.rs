@@ -18,25 +18,26 @@ thread_local! {
     static FAILED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// `PvmError`'s variants, numbered in declaration order: the foreign side maps the number back.
-fn variant(error: &PvmError) -> u32 {
-    match error {
-        PvmError::InvalidArgument(_) => 0,
-        PvmError::InvalidProgram(_) => 1,
-        PvmError::Unsupported(_) => 2,
-        PvmError::Setup(_) => 3,
-        PvmError::Memory(_) => 4,
-        PvmError::WrongState(_) => 5,
-        PvmError::Panic(_) => 6,
-        PvmError::HostAborted(_) => 7,
-    }
+/// The error's kind as the C ABI numbers it (`PVM_ERROR_*`, the core's `ErrorKind`).
+fn kind(error: &PvmError) -> u32 {
+    let kind = match error {
+        PvmError::InvalidArgument(_) => ErrorKind::InvalidArgument,
+        PvmError::InvalidProgram(_) => ErrorKind::InvalidProgram,
+        PvmError::Unsupported(_) => ErrorKind::Unsupported,
+        PvmError::Setup(_) => ErrorKind::Setup,
+        PvmError::Memory(_) => ErrorKind::Memory,
+        PvmError::WrongState(_) => ErrorKind::WrongState,
+        PvmError::Panic(_) => ErrorKind::Panic,
+        PvmError::HostAborted(_) => ErrorKind::HostAborted,
+    };
+    kind as u32
 }
 
 #[cold]
 #[inline(never)]
 fn fail(error: PvmError) -> i32 {
     let message = CString::new(error.to_string().replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|last| *last.borrow_mut() = (variant(&error), message));
+    LAST_ERROR.with(|last| *last.borrow_mut() = (kind(&error), message));
     FAILED.with(|failed| failed.set(true));
     -1
 }
@@ -66,7 +67,7 @@ pub extern "C" fn pvm_uniffi_failed() -> bool {
     FAILED.with(Cell::get)
 }
 
-/// The variant number (see `variant`) of this thread's last fast-path failure.
+/// The kind (`PVM_ERROR_*`) of this thread's last fast-path failure.
 #[no_mangle]
 pub extern "C" fn pvm_uniffi_error_kind() -> u32 {
     LAST_ERROR.with(|last| last.borrow().0)
@@ -141,13 +142,7 @@ pub unsafe extern "C" fn pvm_uniffi_instance_set_gas(handle: u64, gas: i64) -> i
 #[no_mangle]
 pub unsafe extern "C" fn pvm_uniffi_instance_run(handle: u64, out: *mut FastRunResult) -> i32 {
     with_instance(handle, |instance| {
-        let result = instance.run()?;
-        *out = FastRunResult {
-            status: result.status as u32,
-            host_call: result.host_call,
-            fault_address: result.fault_address,
-            gas_remaining: result.gas_remaining,
-        };
+        *out = instance.run()?.into();
         Ok(())
     })
 }
@@ -159,4 +154,76 @@ pub struct FastRunResult {
     pub host_call: u32,
     pub fault_address: u32,
     pub gas_remaining: i64,
+}
+
+/// `Instance::call` driven from the foreign side, for a handler called there directly (no
+/// callback through UniFFI): `call`'s set-up and checks. `gas` counts only when `has_gas`.
+/// Every successful begin must be followed by `pvm_uniffi_instance_call_end` on the same thread.
+///
+/// # Safety
+/// See `with_instance`; `name` is valid for `name_len` bytes and `args` for `args_len` values
+/// (either may be NULL when its length is 0).
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_call_begin(
+    handle: u64,
+    name: *const u8,
+    name_len: usize,
+    args: *const u64,
+    args_len: usize,
+    has_gas: bool,
+    gas: i64,
+) -> i32 {
+    with_instance(handle, |instance| {
+        let name = if name_len == 0 { &[][..] } else { std::slice::from_raw_parts(name, name_len) };
+        let name = std::str::from_utf8(name).map_err(|_| PvmError::InvalidArgument("export name is not UTF-8".to_owned()))?;
+        let args = if args_len == 0 { &[][..] } else { std::slice::from_raw_parts(args, args_len) };
+        instance.call_begin(name, args, has_gas.then_some(gas))
+    })
+}
+
+/// Runs a call begun on this thread to its next stop, as `pvm_uniffi_instance_run` reports it.
+///
+/// # Safety
+/// See `with_instance`; `out` is valid for one `FastRunResult` write.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_call_run(handle: u64, out: *mut FastRunResult) -> i32 {
+    with_instance(handle, |instance| {
+        *out = instance.call_run()?.into();
+        Ok(())
+    })
+}
+
+/// Ends the call begun on this thread (nothing if none was).
+///
+/// # Safety
+/// See `with_instance`.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_call_end(handle: u64) -> i32 {
+    with_instance(handle, |instance| {
+        instance.call_end();
+        Ok(())
+    })
+}
+
+/// `Instance::regs` into `out` (13 values).
+///
+/// # Safety
+/// See `with_instance`; `out` is valid for 13 writes.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_regs(handle: u64, out: *mut u64) -> i32 {
+    with_instance(handle, |instance| {
+        std::ptr::copy_nonoverlapping(instance.regs().as_ptr(), out, crate::REG_COUNT);
+        Ok(())
+    })
+}
+
+impl From<RunResult> for FastRunResult {
+    fn from(result: RunResult) -> Self {
+        FastRunResult {
+            status: result.status as u32,
+            host_call: result.host_call,
+            fault_address: result.fault_address,
+            gas_remaining: result.gas_remaining,
+        }
+    }
 }

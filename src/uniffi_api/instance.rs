@@ -41,20 +41,12 @@ pub struct Instance {
 
 const BUSY: &str = "instance is busy: run/call called re-entrantly from a host-call handler";
 
-/// Marks the instance as in a `call` on this thread, until dropped (also when a Rust handler panics).
+/// Ends the `call` begun on this thread when dropped (also when a Rust handler panics).
 struct CallScope<'a>(&'a Instance);
-
-impl<'a> CallScope<'a> {
-    fn enter(instance: &'a Instance, mut state: MutexGuard<'_, State>) -> Self {
-        state.call_thread = Some(thread::current().id());
-        CallScope(instance)
-    }
-}
 
 impl Drop for CallScope<'_> {
     fn drop(&mut self) {
-        self.0.lock().call_thread = None;
-        self.0.call_ended.notify_all();
+        self.0.call_end();
     }
 }
 
@@ -81,6 +73,40 @@ impl Instance {
             return Err(PvmError::WrongState(BUSY.to_owned()));
         }
         Ok(state)
+    }
+
+    /// `call` up to its first run: prepares the call and makes this thread the call's owner, until
+    /// `call_end`. The foreign faces' fast paths drive the rest themselves (`call_run`).
+    pub(super) fn call_begin(&self, name: &str, args: &[u64], gas: Option<i64>) -> Result<()> {
+        let mut state = self.lock_idle()?;
+        if gas.is_none() && state.core.module().config().gas_metering != crate::GasMetering::Disabled {
+            let message = "call needs gas: the module meters gas (GasMetering.DISABLED turns metering off)";
+            return Err(PvmError::InvalidArgument(message.to_owned()));
+        }
+        state.core.prepare_call_export(name, args)?;
+        if let Some(gas) = gas {
+            state.core.set_gas(gas);
+        }
+        state.call_thread = Some(thread::current().id());
+        Ok(())
+    }
+
+    /// Runs a call begun on this thread to its next stop (a host call, or the end).
+    pub(super) fn call_run(&self) -> Result<RunResult> {
+        let mut state = self.lock();
+        if state.call_thread != Some(thread::current().id()) {
+            return Err(PvmError::WrongState("no call begun on this thread".to_owned()));
+        }
+        Self::run_core(&mut state)
+    }
+
+    /// Ends the call begun on this thread, if any, and wakes the threads waiting for it.
+    pub(super) fn call_end(&self) {
+        let mut state = self.lock();
+        if state.call_thread == Some(thread::current().id()) {
+            state.call_thread = None;
+            self.call_ended.notify_all();
+        }
     }
 
     /// Runs the core instance; a polkavm panic becomes `PvmError::Panic`, as in the C ABI.
@@ -201,16 +227,8 @@ impl Instance {
     /// (None) only when the module does not meter gas.
     #[uniffi::method(default(gas = None))]
     pub fn call(self: Arc<Self>, name: String, args: Vec<u64>, handler: Arc<dyn HostHandler>, gas: Option<i64>) -> Result<RunOutcome> {
-        let mut state = self.lock_idle()?;
-        if gas.is_none() && state.core.module().config().gas_metering != crate::GasMetering::Disabled {
-            let message = "call needs gas: the module meters gas (GasMetering.DISABLED turns metering off)";
-            return Err(PvmError::InvalidArgument(message.to_owned()));
-        }
-        state.core.prepare_call_export(&name, &args)?;
-        if let Some(gas) = gas {
-            state.core.set_gas(gas);
-        }
-        let _call = CallScope::enter(&self, state);
+        self.call_begin(&name, &args, gas)?;
+        let _call = CallScope(&self);
         self.dispatch_host_calls(&handler)
     }
 

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 import polkavm_ffi
-from polkavm_ffi import Backend, Engine, EngineConfig, HostHandler, Instance, Module, ModuleConfig, PvmError, Reg, Status
+from polkavm_ffi import Backend, Engine, EngineConfig, HostError, HostHandler, Instance, Module, ModuleConfig, PvmError, Reg, Status
 from polkavm_ffi._fast import UNIFFI_METHODS
 
 from test_polkavm_ffi import BACKENDS, GAS, TEST_PROGRAM
@@ -20,8 +20,19 @@ def blob() -> bytes:
     return polkavm_ffi.assemble(TEST_PROGRAM.read_text())
 
 
+# One engine per backend for the whole module: polkavm pins a thread to a core for the first JIT
+# engine that runs on it, and host calls on a thread that runs several JIT engines get very slow.
+ENGINES = {}
+
+
+def engine(backend):
+    if backend not in ENGINES:
+        ENGINES[backend] = Engine(EngineConfig(backend=backend))
+    return ENGINES[backend]
+
+
 def twins(blob, backend):
-    module = Module(Engine(EngineConfig(backend=backend)), blob, ModuleConfig())
+    module = Module(engine(backend), blob, ModuleConfig())
     return Instance(module), Instance(module)
 
 
@@ -101,7 +112,7 @@ def test_arguments_the_fast_path_does_not_take_fail_as_the_uniffi_methods_do(blo
 
 
 def test_a_handler_re_entering_run_gets_wrong_state_through_the_fast_path(blob):
-    vm = Instance(Module(Engine(EngineConfig(backend=Backend.INTERPRETER)), blob, ModuleConfig()))
+    vm = Instance(Module(engine(Backend.INTERPRETER), blob, ModuleConfig()))
     seen = []
 
     class ReEnter(HostHandler):
@@ -120,7 +131,7 @@ def test_a_handler_re_entering_run_gets_wrong_state_through_the_fast_path(blob):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_threads_with_their_own_instances_through_the_fast_path(blob, backend):
-    module = Module(Engine(EngineConfig(backend=backend)), blob, ModuleConfig())
+    module = Module(engine(backend), blob, ModuleConfig())
     errors = []
 
     def work(seed):
@@ -141,3 +152,82 @@ def test_threads_with_their_own_instances_through_the_fast_path(blob, backend):
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+class Doubling(HostHandler):
+    """A0 doubled at every host call; raises what it is given at host call `fail_at`."""
+
+    def __init__(self, fail_at=None, error=None, result=None):
+        self.fail_at, self.error, self.result, self.numbers = fail_at, error, result, []
+
+    def on_host_call(self, number, instance):
+        self.numbers.append(number)
+        if number == self.fail_at:
+            raise self.error
+        return self.result if self.result is not None else instance.reg(Reg.A0) * 2 % 2**64
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_call_gives_the_outcome_of_the_uniffi_call(blob, backend):
+    from polkavm_ffi._fast import UNIFFI_CALL, call as fast_call
+
+    fast, slow = twins(blob, backend)
+    for export, args, gas in (("host", [5], GAS), ("host_loop", [50], GAS), ("add", [40, 2], None), ("spin", [], 500), ("trap", [], GAS)):
+        if gas is None:
+            gas = GAS
+        a_handler, b_handler = Doubling(), Doubling()
+        a = fast_call(fast, export, args, a_handler, gas)
+        b = UNIFFI_CALL(slow, export, args, b_handler, gas)
+        assert (fields(a.result), a.regs) == (fields(b.result), b.regs), export
+        assert a_handler.numbers == b_handler.numbers
+
+
+@pytest.mark.parametrize("error", [HostError.Abort("no such service"), ValueError("bad\nvalue"), KeyError("k")])
+def test_call_handler_errors_read_as_through_uniffi(blob, error):
+    from polkavm_ffi._fast import UNIFFI_CALL, call as fast_call
+
+    fast, slow = twins(blob, Backend.INTERPRETER)
+    with pytest.raises(PvmError.HostAborted) as from_fast:
+        fast_call(fast, "host", [1], Doubling(fail_at=8, error=error), GAS)
+    with pytest.raises(PvmError.HostAborted) as from_uniffi:
+        UNIFFI_CALL(slow, "host", [1], Doubling(fail_at=8, error=error), GAS)
+    assert str(from_fast.value) == str(from_uniffi.value)
+    assert str(from_fast.value).startswith("host call 8 aborted: ")
+    # The call is over: the instance runs again, through both paths.
+    assert fast.call("add", [1, 2], Doubling(), GAS).result.status == Status.HALT and fast.reg(Reg.A0) == 3
+
+
+def test_call_set_up_errors_read_as_through_uniffi(blob):
+    from polkavm_ffi._fast import UNIFFI_CALL, call as fast_call
+
+    fast, slow = twins(blob, Backend.INTERPRETER)
+    for export, gas in (("no_such_export", GAS), ("add", None)):
+        with pytest.raises(PvmError) as from_fast:
+            fast_call(fast, export, [1], Doubling(), gas)
+        with pytest.raises(PvmError) as from_uniffi:
+            UNIFFI_CALL(slow, export, [1], Doubling(), gas)
+        assert type(from_fast.value) is type(from_uniffi.value) and str(from_fast.value) == str(from_uniffi.value)
+
+
+def test_another_thread_waits_for_a_fast_call_to_end(blob):
+    vm = Instance(Module(engine(Backend.INTERPRETER), blob, ModuleConfig()))
+    in_handler, release, seen = threading.Event(), threading.Event(), []
+
+    class Slow(HostHandler):
+        def on_host_call(self, number, instance):
+            instance.set_reg(Reg.A1, 10)
+            in_handler.set()
+            release.wait(5)
+            return None
+
+    reader = threading.Thread(target=lambda: (in_handler.wait(5), seen.append(vm.reg(Reg.A0))))
+    reader.start()
+    caller = threading.Thread(target=lambda: seen.append(vm.call("host", [7], Slow(), GAS).result.status))
+    caller.start()
+    in_handler.wait(5)
+    reader.join(0.3)
+    assert reader.is_alive(), "another thread's reg() did not wait for the call"
+    release.set()
+    caller.join(10)
+    reader.join(10)
+    assert sorted(map(str, seen)) == sorted(map(str, [Status.HALT, 17]))

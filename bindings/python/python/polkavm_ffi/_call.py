@@ -13,6 +13,7 @@ except ImportError:  # pragma: no cover
     import signal  # type: ignore[no-redef]
 
 from ._native import polkavm_ffi as _ffi
+from . import _fast
 
 _A0_LIMIT = 2**64
 
@@ -79,7 +80,7 @@ def call(
     guarded = _Guarded(handler)
     previous = _keep_interrupts(guarded)
     try:
-        outcome = _generated_call(self, name, args, guarded, gas)
+        outcome = _fast.call(self, name, args, guarded, gas)
     except _ffi.PvmError.HostAborted:  # type: ignore[attr-defined]
         if guarded.escaped is None:
             raise

@@ -1,5 +1,6 @@
-"""The hot methods of ``Instance`` (``reg``, ``set_reg``, ``gas``, ``set_gas``, ``run``) through
-ctypes into the library's ``pvm_uniffi_instance_*`` functions (src/uniffi_api/fast.rs).
+"""The hot methods of ``Instance`` (``reg``, ``set_reg``, ``gas``, ``set_gas``, ``run``, and the
+loop of ``call``) through ctypes into the library's ``pvm_uniffi_instance_*`` functions
+(src/uniffi_api/fast.rs).
 
 A UniFFI call costs several microseconds (a handle clone, a call status, RustBuffers for the
 ``Reg`` enum and the ``RunResult`` record); these take the handle the object already holds and
@@ -11,7 +12,7 @@ method, which raises what it always raised.
 import ctypes
 
 from ._native import polkavm_ffi as _native
-from ._native.polkavm_ffi import Instance, PvmError, Reg, RunResult, Status
+from ._native.polkavm_ffi import HostError, Instance, PvmError, Reg, RunOutcome, RunResult, Status
 
 _lib = _native._UniffiLib
 
@@ -42,17 +43,23 @@ _failed = _lib.pvm_uniffi_failed
 _failed.argtypes, _failed.restype = (), ctypes.c_bool
 _set_gas = _declare("pvm_uniffi_instance_set_gas", _u64, _i64)
 _run = _declare("pvm_uniffi_instance_run", _u64, ctypes.POINTER(_RunResult))
+_call_begin = _declare("pvm_uniffi_instance_call_begin", _u64, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(_u64),
+                       ctypes.c_size_t, ctypes.c_bool, _i64)
+_call_run = _declare("pvm_uniffi_instance_call_run", _u64, ctypes.POINTER(_RunResult))
+_call_end = _declare("pvm_uniffi_instance_call_end", _u64)
+_regs = _declare("pvm_uniffi_instance_regs", _u64, ctypes.POINTER(_u64 * 13))
 _lib.pvm_uniffi_error_kind.argtypes = ()
 _lib.pvm_uniffi_error_kind.restype = _u32
 _lib.pvm_uniffi_error_message.argtypes = ()
 _lib.pvm_uniffi_error_message.restype = ctypes.c_char_p
 
-# In the order of src/uniffi_api/fast.rs's `variant`.
+# Indexed by error kind, as the C ABI numbers them (PVM_ERROR_*; 0 is none).
 _ERRORS = (
-    PvmError.InvalidArgument, PvmError.InvalidProgram, PvmError.Unsupported, PvmError.Setup,
+    None, PvmError.InvalidArgument, PvmError.InvalidProgram, PvmError.Unsupported, PvmError.Setup,
     PvmError.Memory, PvmError.WrongState, PvmError.Panic, PvmError.HostAborted,
 )
 _STATUS = {status.value: status for status in Status}
+_HOST, _A0 = Status.HOST.value, Reg.A0.value
 _new_run_result = object.__new__
 _U64_LIMIT = 1 << 64
 _I64_MIN, _I64_LIMIT = -(1 << 63), 1 << 63
@@ -64,6 +71,7 @@ def _raise():
 
 # The UniFFI methods these replace (the fallbacks, and what the tests compare against).
 UNIFFI_METHODS = {name: getattr(Instance, name) for name in ("reg", "set_reg", "gas", "set_gas", "run")}
+UNIFFI_CALL = Instance.call  # the generated one: _call.py wraps `call` below, not this
 _uniffi_reg, _uniffi_set_reg, _uniffi_set_gas = UNIFFI_METHODS["reg"], UNIFFI_METHODS["set_reg"], UNIFFI_METHODS["set_gas"]
 
 
@@ -97,15 +105,61 @@ def set_gas(self, gas):
         _raise()
 
 
-def run(self):
-    out = _RunResult()
-    if _run(self._handle, out):
-        _raise()
+def _run_result(out):
     # RunResult's own __init__ but for its keyword-argument handling, the costliest part here.
     result = _new_run_result(RunResult)
     result.status, result.gas_remaining = _STATUS[out.status], out.gas_remaining
     result.host_call, result.fault_address = out.host_call, out.fault_address
     return result
+
+
+def run(self):
+    out = _RunResult()
+    if _run(self._handle, out):
+        _raise()
+    return _run_result(out)
+
+
+def _is_u64(value):
+    return value.__class__ is int and 0 <= value < _U64_LIMIT
+
+
+def call(self, name, args, handler, gas=None):
+    """``Instance.call`` with the handler called here, not through a UniFFI callback: the Rust
+    side begins the call (same checks, same busy state for other threads and for re-entry) and
+    runs it leg by leg. A handler's errors become the HostAborted that UniFFI would give."""
+    if (name.__class__ is not str or not isinstance(args, (list, tuple)) or not all(map(_is_u64, args))
+            or not (gas is None or (gas.__class__ is int and _I64_MIN <= gas < _I64_LIMIT))):
+        return UNIFFI_CALL(self, name, args, handler, gas)
+    handle, encoded = self._handle, name.encode()
+    if _call_begin(handle, encoded, len(encoded), (_u64 * len(args))(*args), len(args), gas is not None, gas or 0):
+        _raise()
+    try:
+        out, on_host_call = _RunResult(), handler.on_host_call
+        while True:
+            if _call_run(handle, out):
+                _raise()
+            if out.status != _HOST:
+                break
+            number = out.host_call
+            try:
+                value = on_host_call(number, self)
+            except HostError.Abort as error:
+                raise PvmError.HostAborted(f"host call {number} aborted: {error.reason}") from None
+            except Exception as error:
+                reason = repr(error).split("\n", 1)[0]
+                raise PvmError.HostAborted(f"host call {number} aborted: {reason}") from None
+            if value is not None:
+                if not _is_u64(value):
+                    raise PvmError.HostAborted(f"host call {number} aborted: {value!r} is not a u64 for A0")
+                if _set_reg(handle, _A0, value):
+                    _raise()
+        regs = (_u64 * 13)()
+        if _regs(handle, regs):
+            _raise()
+    finally:
+        _call_end(handle)
+    return RunOutcome(result=_run_result(out), regs=list(regs))
 
 
 for _name, _fast in (("reg", reg), ("set_reg", set_reg), ("gas", gas), ("set_gas", set_gas), ("run", run)):
