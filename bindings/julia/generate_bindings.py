@@ -145,6 +145,7 @@ def docstring(doc, indent=""):
 
 def generate(header_text):
     constants, types, structs, functions, exports = [], [], [], [], []
+    pointer_names, optional = [], []
     struct_layouts = {}
     rust_types = constant_types()
     for kind, match, condition in parse_header(header_text):
@@ -182,15 +183,22 @@ def generate(header_text):
                 arg_types = f"({args[0][1]},)"
             else:
                 arg_types = "(" + ", ".join(julia for _, julia in args) + ")"
-            call_args = "".join(f", {arg}" for arg, _ in args)
-            functions.append(
-                docstring(note + doc)
-                + f"{name}({names}) = ccall((:{name}, libpolkavm()), {ret}, {arg_types}{call_args})\n"
-            )
+            call = f"ccall(POINTERS.{name}, {ret}, {arg_types}" + "".join(f", {arg}" for arg, _ in args) + ")"
+            if condition:
+                # A library built without `condition` lacks the symbol: say so rather than call NULL.
+                optional.append(name)
+                body = (f"function {name}({names})\n"
+                        f"    POINTERS.{name} == C_NULL && missing_feature(:{name}, \"{condition}\")\n"
+                        f"    {call}\nend\n")
+            else:
+                body = f"{name}({names}) = {call}\n"
+            functions.append(docstring(note + doc) + body)
+            pointer_names.append(name)
         exports.append(name)
     if not functions:
         raise GenerationError("no pvm_* functions found in the header")
 
+    pointer_fields = "".join(f"    {name}::Ptr{{Cvoid}}\n" for name in pointer_names)
     layout_lines = "".join(f"    {name} => ({size}, {offsets!r}),\n" for name, (size, offsets, _) in struct_layouts.items())
     export_lines, line = [], "export"
     for name in exports + ["C_LAYOUTS", "libpolkavm"]:
@@ -205,9 +213,12 @@ def generate(header_text):
 """
 Low-level bindings: one `ccall` wrapper per `pvm_*` function of `include/polkavm_ffi.h`, with the
 same names, argument order and documentation, plus its constants and structs. Handles are
-`Ptr{{Cvoid}}`; structs have the C layout listed in `C_LAYOUTS`.
+`Ptr{{Cvoid}}`; structs have the C layout listed in `C_LAYOUTS`. The library is opened, and each
+function's address looked up, once when the package loads (`libpolkavm()` says which file).
 """
 module LibPolkaVM
+
+using Libdl
 
 include("library.jl")
 
@@ -229,9 +240,38 @@ for (T, (size, offsets)) in C_LAYOUTS
     actual == (size, offsets) || error("$T has layout $actual in Julia, but $((size, offsets)) in C")
 end
 
+"""
+The address of every `pvm_*` function in the loaded library, resolved once by `__init__` when
+the package loads; every wrapper below calls through it.
+"""
+mutable struct FunctionPointers
+{pointer_fields}    FunctionPointers() = new(fill(C_NULL, {len(pointer_names)})...)
+end
+
+const POINTERS = FunctionPointers()
+
+"""Functions a library may lack: those the header declares only under a feature macro."""
+const OPTIONAL_FUNCTIONS = {julia_tuple(f":{name}" for name in optional)}
+
+function __init__()
+    handle, path = open_library()
+    for name in fieldnames(FunctionPointers)
+        pointer = Libdl.dlsym_e(handle, name)
+        pointer == C_NULL && !(name in OPTIONAL_FUNCTIONS) && error("polkavm-ffi: $path has no function $name")
+        setfield!(POINTERS, name, pointer)
+    end
+    LIBRARY_PATH[] = path
+    nothing
+end
+
 {chr(10).join(functions)}
 end # module
 '''
+
+
+def julia_tuple(items):
+    items = list(items)
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def without_docs(text):

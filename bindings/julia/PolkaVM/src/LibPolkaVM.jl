@@ -4,9 +4,12 @@
 """
 Low-level bindings: one `ccall` wrapper per `pvm_*` function of `include/polkavm_ffi.h`, with the
 same names, argument order and documentation, plus its constants and structs. Handles are
-`Ptr{Cvoid}`; structs have the C layout listed in `C_LAYOUTS`.
+`Ptr{Cvoid}`; structs have the C layout listed in `C_LAYOUTS`. The library is opened, and each
+function's address looked up, once when the package loads (`libpolkavm()` says which file).
 """
 module LibPolkaVM
+
+using Libdl
 
 include("library.jl")
 
@@ -386,11 +389,85 @@ for (T, (size, offsets)) in C_LAYOUTS
 end
 
 """
+The address of every `pvm_*` function in the loaded library, resolved once by `__init__` when
+the package loads; every wrapper below calls through it.
+"""
+mutable struct FunctionPointers
+    pvm_last_error::Ptr{Cvoid}
+    pvm_clear_last_error::Ptr{Cvoid}
+    pvm_version::Ptr{Cvoid}
+    pvm_abi_version::Ptr{Cvoid}
+    pvm_engine_config_default::Ptr{Cvoid}
+    pvm_engine_new_with_config::Ptr{Cvoid}
+    pvm_engine_new::Ptr{Cvoid}
+    pvm_engine_new_interpreter::Ptr{Cvoid}
+    pvm_engine_backend::Ptr{Cvoid}
+    pvm_engine_free::Ptr{Cvoid}
+    pvm_instance_new::Ptr{Cvoid}
+    pvm_instance_free::Ptr{Cvoid}
+    pvm_instance_reset::Ptr{Cvoid}
+    pvm_instance_set_gas::Ptr{Cvoid}
+    pvm_instance_get_gas::Ptr{Cvoid}
+    pvm_instance_set_reg::Ptr{Cvoid}
+    pvm_instance_get_reg::Ptr{Cvoid}
+    pvm_instance_get_regs::Ptr{Cvoid}
+    pvm_instance_set_regs::Ptr{Cvoid}
+    pvm_instance_get_pc::Ptr{Cvoid}
+    pvm_instance_get_next_pc::Ptr{Cvoid}
+    pvm_instance_set_pc::Ptr{Cvoid}
+    pvm_instance_prepare_call::Ptr{Cvoid}
+    pvm_instance_prepare_call_args::Ptr{Cvoid}
+    pvm_instance_run::Ptr{Cvoid}
+    pvm_instance_run_checked::Ptr{Cvoid}
+    pvm_instance_fault_address::Ptr{Cvoid}
+    pvm_instance_read_memory::Ptr{Cvoid}
+    pvm_instance_write_memory::Ptr{Cvoid}
+    pvm_instance_sbrk::Ptr{Cvoid}
+    pvm_instance_heap_size::Ptr{Cvoid}
+    pvm_jam_config_default::Ptr{Cvoid}
+    pvm_module_new_jam::Ptr{Cvoid}
+    pvm_instance_map_pages::Ptr{Cvoid}
+    pvm_instance_protect_pages::Ptr{Cvoid}
+    pvm_instance_free_pages::Ptr{Cvoid}
+    pvm_instance_get_graypaper_pc::Ptr{Cvoid}
+    pvm_module_config_default::Ptr{Cvoid}
+    pvm_module_new_with_config::Ptr{Cvoid}
+    pvm_module_new::Ptr{Cvoid}
+    pvm_module_new_step::Ptr{Cvoid}
+    pvm_module_free::Ptr{Cvoid}
+    pvm_module_memory_info::Ptr{Cvoid}
+    pvm_module_exports_count::Ptr{Cvoid}
+    pvm_module_export_name::Ptr{Cvoid}
+    pvm_module_export_pc::Ptr{Cvoid}
+    pvm_module_find_export::Ptr{Cvoid}
+    pvm_module_imports_count::Ptr{Cvoid}
+    pvm_module_import_name::Ptr{Cvoid}
+    pvm_instance_read_framebuffer_rgb24::Ptr{Cvoid}
+    FunctionPointers() = new(fill(C_NULL, 50)...)
+end
+
+const POINTERS = FunctionPointers()
+
+"""Functions a library may lack: those the header declares only under a feature macro."""
+const OPTIONAL_FUNCTIONS = (:pvm_instance_read_framebuffer_rgb24,)
+
+function __init__()
+    handle, path = open_library()
+    for name in fieldnames(FunctionPointers)
+        pointer = Libdl.dlsym_e(handle, name)
+        pointer == C_NULL && !(name in OPTIONAL_FUNCTIONS) && error("polkavm-ffi: $path has no function $name")
+        setfield!(POINTERS, name, pointer)
+    end
+    LIBRARY_PATH[] = path
+    nothing
+end
+
+"""
 The message of the last failure on this thread, as a NUL-terminated UTF-8 string; "" if none
 has happened yet. Valid until the next `pvm_*` call on this thread. Successful calls do not
 clear it: consult it only right after a call reported failure. Never NULL.
 """
-pvm_last_error() = ccall((:pvm_last_error, libpolkavm()), Ptr{Cchar}, ())
+pvm_last_error() = ccall(POINTERS.pvm_last_error, Ptr{Cchar}, ())
 
 """
 The kind of the last failure on this thread (one of `PVM_ERROR_*`), the same kind the
@@ -405,135 +482,135 @@ Empties this thread's last error, so that a call which reports failure only thro
 `void` functions, or a result that can also be a real value, like 0 from
 `pvm_instance_heap_size`) can be checked: clear, call, then test `pvm_last_error()[0]`.
 """
-pvm_clear_last_error() = ccall((:pvm_clear_last_error, libpolkavm()), Cvoid, ())
+pvm_clear_last_error() = ccall(POINTERS.pvm_clear_last_error, Cvoid, ())
 
 """
 A static NUL-terminated string naming this library's and polkavm's versions. Never NULL.
 """
-pvm_version() = ccall((:pvm_version, libpolkavm()), Ptr{Cchar}, ())
+pvm_version() = ccall(POINTERS.pvm_version, Ptr{Cchar}, ())
 
 """
 `PVM_ABI_VERSION` of the library actually loaded.
 """
-pvm_abi_version() = ccall((:pvm_abi_version, libpolkavm()), UInt32, ())
+pvm_abi_version() = ccall(POINTERS.pvm_abi_version, UInt32, ())
 
 """
 Default engine settings: automatic backend and sandbox, 2 workers, no dynamic paging,
 polkavm's core pinning, polkavm's (naive) cost model.
 """
-pvm_engine_config_default() = ccall((:pvm_engine_config_default, libpolkavm()), PvmEngineConfig, ())
+pvm_engine_config_default() = ccall(POINTERS.pvm_engine_config_default, PvmEngineConfig, ())
 
 """
 A new engine with the given settings, or NULL on failure (NULL `config`, an unknown value,
 a backend or sandbox this machine cannot provide). Free with `pvm_engine_free`.
 """
-pvm_engine_new_with_config(config) = ccall((:pvm_engine_new_with_config, libpolkavm()), PvmEngine, (Ref{PvmEngineConfig},), config)
+pvm_engine_new_with_config(config) = ccall(POINTERS.pvm_engine_new_with_config, PvmEngine, (Ref{PvmEngineConfig},), config)
 
 """
 A new engine with the JIT (recompiler) backend, or NULL on failure (e.g. a platform without it).
 """
-pvm_engine_new() = ccall((:pvm_engine_new, libpolkavm()), PvmEngine, ())
+pvm_engine_new() = ccall(POINTERS.pvm_engine_new, PvmEngine, ())
 
 """
 A new engine with the interpreter backend, or NULL on failure.
 """
-pvm_engine_new_interpreter() = ccall((:pvm_engine_new_interpreter, libpolkavm()), PvmEngine, ())
+pvm_engine_new_interpreter() = ccall(POINTERS.pvm_engine_new_interpreter, PvmEngine, ())
 
 """
 The backend the engine uses (`PVM_BACKEND_COMPILER` or `PVM_BACKEND_INTERPRETER`); 0 for a NULL
 or invalid handle.
 """
-pvm_engine_backend(engine) = ccall((:pvm_engine_backend, libpolkavm()), UInt32, (PvmEngine,), engine)
+pvm_engine_backend(engine) = ccall(POINTERS.pvm_engine_backend, UInt32, (PvmEngine,), engine)
 
 """
 Frees an engine. Modules and instances made from it stay usable. NULL is ignored.
 """
-pvm_engine_free(engine) = ccall((:pvm_engine_free, libpolkavm()), Cvoid, (PvmEngine,), engine)
+pvm_engine_free(engine) = ccall(POINTERS.pvm_engine_free, Cvoid, (PvmEngine,), engine)
 
 """
 A new instance of `module` (the engine must be the one the module was loaded with), with
 gas 0 and no call prepared. NULL on failure. Free with `pvm_instance_free`.
 """
-pvm_instance_new(engine, module_) = ccall((:pvm_instance_new, libpolkavm()), PvmInstance, (PvmEngine, PvmModule), engine, module_)
+pvm_instance_new(engine, module_) = ccall(POINTERS.pvm_instance_new, PvmInstance, (PvmEngine, PvmModule), engine, module_)
 
 """
 Frees an instance. NULL is ignored.
 """
-pvm_instance_free(instance) = ccall((:pvm_instance_free, libpolkavm()), Cvoid, (PvmInstance,), instance)
+pvm_instance_free(instance) = ccall(POINTERS.pvm_instance_free, Cvoid, (PvmInstance,), instance)
 
 """
 Memory back to the module's initial image, registers to zero. Sets the last error on failure
 (NULL or invalid handle).
 """
-pvm_instance_reset(instance) = ccall((:pvm_instance_reset, libpolkavm()), Cvoid, (PvmInstance,), instance)
+pvm_instance_reset(instance) = ccall(POINTERS.pvm_instance_reset, Cvoid, (PvmInstance,), instance)
 
 """
 Sets the gas available to the next run. NULL: ignored, with a last error.
 """
-pvm_instance_set_gas(instance, gas) = ccall((:pvm_instance_set_gas, libpolkavm()), Cvoid, (PvmInstance, Int64), instance, gas)
+pvm_instance_set_gas(instance, gas) = ccall(POINTERS.pvm_instance_set_gas, Cvoid, (PvmInstance, Int64), instance, gas)
 
 """
 Gas left; 0 for a NULL or invalid handle.
 """
-pvm_instance_get_gas(instance) = ccall((:pvm_instance_get_gas, libpolkavm()), Int64, (PvmInstance,), instance)
+pvm_instance_get_gas(instance) = ccall(POINTERS.pvm_instance_get_gas, Int64, (PvmInstance,), instance)
 
 """
 Sets register `reg` (0..12, `PVM_REG_*`). Out of range or NULL: ignored, with a last error.
 """
-pvm_instance_set_reg(instance, reg, value) = ccall((:pvm_instance_set_reg, libpolkavm()), Cvoid, (PvmInstance, UInt32, UInt64), instance, reg, value)
+pvm_instance_set_reg(instance, reg, value) = ccall(POINTERS.pvm_instance_set_reg, Cvoid, (PvmInstance, UInt32, UInt64), instance, reg, value)
 
 """
 Register `reg` (0..12, `PVM_REG_*`); 0 with a last error if out of range or NULL.
 """
-pvm_instance_get_reg(instance, reg) = ccall((:pvm_instance_get_reg, libpolkavm()), UInt64, (PvmInstance, UInt32), instance, reg)
+pvm_instance_get_reg(instance, reg) = ccall(POINTERS.pvm_instance_get_reg, UInt64, (PvmInstance, UInt32), instance, reg)
 
 """
 Copies all 13 registers into `out` (`PVM_REG_COUNT` values, indexed by `PVM_REG_*`).
 0 ok, -1 on NULL handle or NULL `out`.
 """
-pvm_instance_get_regs(instance, out) = ccall((:pvm_instance_get_regs, libpolkavm()), Int32, (PvmInstance, Ptr{UInt64}), instance, out)
+pvm_instance_get_regs(instance, out) = ccall(POINTERS.pvm_instance_get_regs, Int32, (PvmInstance, Ptr{UInt64}), instance, out)
 
 """
 Sets all 13 registers from `values` (`PVM_REG_COUNT` values). 0 ok, -1 on NULL handle or NULL
 `values`.
 """
-pvm_instance_set_regs(instance, values) = ccall((:pvm_instance_set_regs, libpolkavm()), Int32, (PvmInstance, Ptr{UInt64}), instance, values)
+pvm_instance_set_regs(instance, values) = ccall(POINTERS.pvm_instance_set_regs, Int32, (PvmInstance, Ptr{UInt64}), instance, values)
 
 """
 Program counter of the instruction where the last run stopped (the `ecalli`, the trapping
 instruction...); `PVM_PC_NONE` if there is none (e.g. after a halt) or on a NULL handle.
 """
-pvm_instance_get_pc(instance) = ccall((:pvm_instance_get_pc, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_get_pc(instance) = ccall(POINTERS.pvm_instance_get_pc, UInt32, (PvmInstance,), instance)
 
 """
 Where the next run starts; `PVM_PC_NONE` if nowhere (no call prepared, or the program halted
 or trapped) or on a NULL handle.
 """
-pvm_instance_get_next_pc(instance) = ccall((:pvm_instance_get_next_pc, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_get_next_pc(instance) = ccall(POINTERS.pvm_instance_get_next_pc, UInt32, (PvmInstance,), instance)
 
 """
 Sets the program counter where the next run starts. NULL: ignored, with a last error.
 """
-pvm_instance_set_pc(instance, pc) = ccall((:pvm_instance_set_pc, libpolkavm()), Cvoid, (PvmInstance, UInt32), instance, pc)
+pvm_instance_set_pc(instance, pc) = ccall(POINTERS.pvm_instance_set_pc, Cvoid, (PvmInstance, UInt32), instance, pc)
 
 """
 Prepares a call to `pc` by polkavm's default ABI: registers zeroed, RA = the return-to-host
 address, SP = the stack top, next pc = `pc`. Gas is left as it is. 0 ok, -1 on a NULL handle.
 """
-pvm_instance_prepare_call(instance, pc) = ccall((:pvm_instance_prepare_call, libpolkavm()), Int32, (PvmInstance, UInt32), instance, pc)
+pvm_instance_prepare_call(instance, pc) = ccall(POINTERS.pvm_instance_prepare_call, Int32, (PvmInstance, UInt32), instance, pc)
 
 """
 Like `pvm_instance_prepare_call`, with `count` arguments (at most 9) placed in A0..A5, then
 T0..T2. 0 ok, -1 on a NULL handle, NULL `args` with non-zero `count`, or too many arguments.
 """
-pvm_instance_prepare_call_args(instance, pc, args, count) = ccall((:pvm_instance_prepare_call_args, libpolkavm()), Int32, (PvmInstance, UInt32, Ptr{UInt64}, UInt32), instance, pc, args, count)
+pvm_instance_prepare_call_args(instance, pc, args, count) = ccall(POINTERS.pvm_instance_prepare_call_args, Int32, (PvmInstance, UInt32, Ptr{UInt64}, UInt32), instance, pc, args, count)
 
 """
 Runs from the next program counter until the program stops; see `PVM_STATUS_*`. A host-side
 failure (NULL handle, no call prepared, a sandbox error) returns `PVM_STATUS_PANIC` with the
 reason in `pvm_last_error`.
 """
-pvm_instance_run(instance) = ccall((:pvm_instance_run, libpolkavm()), PvmResult, (PvmInstance,), instance)
+pvm_instance_run(instance) = ccall(POINTERS.pvm_instance_run, PvmResult, (PvmInstance,), instance)
 
 """
 Like `pvm_instance_run`, but tells a trap from a host-side failure: 0 when the program ran and
@@ -541,7 +618,7 @@ stopped (`*out` says why, as `pvm_instance_run` would), -1 when the run could no
 handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then holds
 `PVM_STATUS_PANIC`) with the reason in `pvm_last_error`.
 """
-pvm_instance_run_checked(instance, out) = ccall((:pvm_instance_run_checked, libpolkavm()), Int32, (PvmInstance, Ref{PvmResult}), instance, out)
+pvm_instance_run_checked(instance, out) = ccall(POINTERS.pvm_instance_run_checked, Int32, (PvmInstance, Ref{PvmResult}), instance, out)
 
 """
 The host-call fast path: sets register `reg` to `value` (typically a host call's result in
@@ -562,37 +639,37 @@ pvm_instance_resume(instance, reg, value, host_call) = ccall((:pvm_instance_resu
 Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
 error if the last run did not fault, or on a NULL handle.
 """
-pvm_instance_fault_address(instance) = ccall((:pvm_instance_fault_address, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_fault_address(instance) = ccall(POINTERS.pvm_instance_fault_address, UInt32, (PvmInstance,), instance)
 
 """
 Copies `len` bytes of guest memory at `addr` into `buf`. 0 ok, -1 if any byte is not readable,
 or on a NULL handle, or NULL `buf` with non-zero `len`.
 """
-pvm_instance_read_memory(instance, addr, buf, len) = ccall((:pvm_instance_read_memory, libpolkavm()), Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, buf, len)
+pvm_instance_read_memory(instance, addr, buf, len) = ccall(POINTERS.pvm_instance_read_memory, Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, buf, len)
 
 """
 Copies `len` bytes from `data` into guest memory at `addr`. 0 ok, -1 if any byte is not
 writable, or on a NULL handle, or NULL `data` with non-zero `len`.
 """
-pvm_instance_write_memory(instance, addr, data, len) = ccall((:pvm_instance_write_memory, libpolkavm()), Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, data, len)
+pvm_instance_write_memory(instance, addr, data, len) = ccall(POINTERS.pvm_instance_write_memory, Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, data, len)
 
 """
 Grows the heap by `size` bytes (not pages) exactly as polkavm's `sbrk` does, and returns its
 result: the new top of the heap (`sbrk(0)` returns the current top). 0 on failure (the heap
 cannot grow that far, dynamic paging, NULL handle).
 """
-pvm_instance_sbrk(instance, size) = ccall((:pvm_instance_sbrk, libpolkavm()), UInt32, (PvmInstance, UInt32), instance, size)
+pvm_instance_sbrk(instance, size) = ccall(POINTERS.pvm_instance_sbrk, UInt32, (PvmInstance, UInt32), instance, size)
 
 """
 Current heap size in bytes; 0 with a last error under dynamic paging or on a NULL handle.
 """
-pvm_instance_heap_size(instance) = ccall((:pvm_instance_heap_size, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_heap_size(instance) = ccall(POINTERS.pvm_instance_heap_size, UInt32, (PvmInstance,), instance)
 
 """
 Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
 no halt-pc tracking, no step tracing, Graypaper 0.8.0's gas (`PVM_COST_MODEL_FULL_L2_HIT`).
 """
-pvm_jam_config_default() = ccall((:pvm_jam_config_default, libpolkavm()), PvmJamConfig, ())
+pvm_jam_config_default() = ccall(POINTERS.pvm_jam_config_default, PvmJamConfig, ())
 
 """
 Loads a Graypaper program blob (`len` bytes at `code`, copied: jump table, code and instruction
@@ -602,7 +679,7 @@ opcode the instruction set does not know, panics at that pc. The engine must all
 paging. NULL on failure: NULL engine or config, NULL `code` with non-zero `len`, a malformed
 blob, an unknown setting. Free with `pvm_module_free`; instantiate with `pvm_instance_new`.
 """
-pvm_module_new_jam(engine, code, len, config) = ccall((:pvm_module_new_jam, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmJamConfig}), engine, code, len, config)
+pvm_module_new_jam(engine, code, len, config) = ccall(POINTERS.pvm_module_new_jam, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmJamConfig}), engine, code, len, config)
 
 """
 Maps zeroed pages at `address` (page-aligned) covering `length` bytes (rounded up to whole
@@ -610,20 +687,20 @@ pages), writable if `writable` is 1, read-only if 0 (read-only for host writes t
 writable, write, then `pvm_instance_protect_pages`). Dynamic-paging modules only. 0 ok, -1 on
 failure (not page-aligned, no dynamic paging, `writable` not 0 or 1, NULL handle).
 """
-pvm_instance_map_pages(instance, address, length, writable) = ccall((:pvm_instance_map_pages, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, writable)
+pvm_instance_map_pages(instance, address, length, writable) = ccall(POINTERS.pvm_instance_map_pages, Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, writable)
 
 """
 Makes mapped pages at `address` covering `length` bytes read-only (`read_only` 1) or writable
 again (`read_only` 0). Dynamic-paging modules only. 0 ok, -1 on failure (unmapped or unaligned
 pages, no dynamic paging, `read_only` not 0 or 1, NULL handle).
 """
-pvm_instance_protect_pages(instance, address, length, read_only) = ccall((:pvm_instance_protect_pages, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, read_only)
+pvm_instance_protect_pages(instance, address, length, read_only) = ccall(POINTERS.pvm_instance_protect_pages, Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, read_only)
 
 """
 Unmaps the pages at `address` covering `length` bytes; accessing them faults again. Dynamic-paging
 modules only. 0 ok, -1 on failure (no dynamic paging, NULL handle).
 """
-pvm_instance_free_pages(instance, address, length) = ccall((:pvm_instance_free_pages, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32), instance, address, length)
+pvm_instance_free_pages(instance, address, length) = ccall(POINTERS.pvm_instance_free_pages, Int32, (PvmInstance, UInt32, UInt32), instance, address, length)
 
 """
 The program counter as the Graypaper reports it after the last run: the instruction that
@@ -631,59 +708,59 @@ trapped, faulted, ran out of gas, made the host call or stepped; after a halt, t
 that jumped to the halt address, known only for modules loaded with `halt_pc` or step tracing.
 `PVM_PC_NONE` when unknown (before any run, an untracked halt) or on a NULL handle.
 """
-pvm_instance_get_graypaper_pc(instance) = ccall((:pvm_instance_get_graypaper_pc, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_get_graypaper_pc(instance) = ccall(POINTERS.pvm_instance_get_graypaper_pc, UInt32, (PvmInstance,), instance)
 
 """
 Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
 pages, no aux data, not strict, the engine's cost model.
 """
-pvm_module_config_default() = ccall((:pvm_module_config_default, libpolkavm()), PvmModuleConfig, ())
+pvm_module_config_default() = ccall(POINTERS.pvm_module_config_default, PvmModuleConfig, ())
 
 """
 Loads a PolkaVM program blob (`len` bytes at `blob`, copied) with the given settings. NULL on
 failure: NULL engine or config, NULL blob with non-zero length, an empty, corrupt or truncated
 blob, settings the engine cannot honour. Free with `pvm_module_free`.
 """
-pvm_module_new_with_config(engine, blob, len, config) = ccall((:pvm_module_new_with_config, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmModuleConfig}), engine, blob, len, config)
+pvm_module_new_with_config(engine, blob, len, config) = ccall(POINTERS.pvm_module_new_with_config, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmModuleConfig}), engine, blob, len, config)
 
 """
 Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_with_config`).
 """
-pvm_module_new(engine, blob, len) = ccall((:pvm_module_new, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
+pvm_module_new(engine, blob, len) = ccall(POINTERS.pvm_module_new, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
 
 """
 Like `pvm_module_new`, plus step tracing: every run stops with `PVM_STATUS_STEP` after each
 instruction.
 """
-pvm_module_new_step(engine, blob, len) = ccall((:pvm_module_new_step, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
+pvm_module_new_step(engine, blob, len) = ccall(POINTERS.pvm_module_new_step, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
 
 """
 Frees a module. Instances made from it stay usable. NULL is ignored.
 """
-pvm_module_free(module_) = ccall((:pvm_module_free, libpolkavm()), Cvoid, (PvmModule,), module_)
+pvm_module_free(module_) = ccall(POINTERS.pvm_module_free, Cvoid, (PvmModule,), module_)
 
 """
 The module's memory layout; all zero for a NULL or invalid handle.
 """
-pvm_module_memory_info(module_) = ccall((:pvm_module_memory_info, libpolkavm()), PvmMemoryInfo, (PvmModule,), module_)
+pvm_module_memory_info(module_) = ccall(POINTERS.pvm_module_memory_info, PvmMemoryInfo, (PvmModule,), module_)
 
 """
 Number of exports; 0 for a NULL or invalid handle.
 """
-pvm_module_exports_count(module_) = ccall((:pvm_module_exports_count, libpolkavm()), UInt32, (PvmModule,), module_)
+pvm_module_exports_count(module_) = ccall(POINTERS.pvm_module_exports_count, UInt32, (PvmModule,), module_)
 
 """
 Copies at most `buf_len` bytes of export `index`'s name (not NUL-terminated) into `buf` and
 returns the full name length. `buf` may be NULL when `buf_len` is 0 (to query the length).
 -1 if there is no such export, or on a NULL handle, or NULL `buf` with non-zero `buf_len`.
 """
-pvm_module_export_name(module_, index, buf, buf_len) = ccall((:pvm_module_export_name, libpolkavm()), Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
+pvm_module_export_name(module_, index, buf, buf_len) = ccall(POINTERS.pvm_module_export_name, Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
 
 """
 Program counter of export `index`; `PVM_PC_NONE` if there is no such export or the handle is
 NULL.
 """
-pvm_module_export_pc(module_, index) = ccall((:pvm_module_export_pc, libpolkavm()), UInt32, (PvmModule, UInt32), module_, index)
+pvm_module_export_pc(module_, index) = ccall(POINTERS.pvm_module_export_pc, UInt32, (PvmModule, UInt32), module_, index)
 
 """
 The gas the basic block starting at `pc` costs under the module's cost model (charged when the
@@ -696,18 +773,18 @@ pvm_module_block_gas_cost(module_, pc) = ccall((:pvm_module_block_gas_cost, libp
 Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
 NULL `name` with non-zero length).
 """
-pvm_module_find_export(module_, name, name_len) = ccall((:pvm_module_find_export, libpolkavm()), Int32, (PvmModule, Ptr{UInt8}, Csize_t), module_, name, name_len)
+pvm_module_find_export(module_, name, name_len) = ccall(POINTERS.pvm_module_find_export, Int32, (PvmModule, Ptr{UInt8}, Csize_t), module_, name, name_len)
 
 """
 Number of imports (host functions the program may call: `ecalli N` calls import N); 0 for a
 NULL or invalid handle.
 """
-pvm_module_imports_count(module_) = ccall((:pvm_module_imports_count, libpolkavm()), UInt32, (PvmModule,), module_)
+pvm_module_imports_count(module_) = ccall(POINTERS.pvm_module_imports_count, UInt32, (PvmModule,), module_)
 
 """
 Like `pvm_module_export_name`, for import `index`.
 """
-pvm_module_import_name(module_, index, buf, buf_len) = ccall((:pvm_module_import_name, libpolkavm()), Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
+pvm_module_import_name(module_, index, buf, buf_len) = ccall(POINTERS.pvm_module_import_name, Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
 
 """
 Only in libraries built with `PVM_FEATURE_DOOM`.
@@ -716,6 +793,9 @@ Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x20
 (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
 the memory is unreadable, or a pointer or handle is NULL.
 """
-pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len) = ccall((:pvm_instance_read_framebuffer_rgb24, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, fb_addr, fb_size, rgb, rgb_len)
+function pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len)
+    POINTERS.pvm_instance_read_framebuffer_rgb24 == C_NULL && missing_feature(:pvm_instance_read_framebuffer_rgb24, "PVM_FEATURE_DOOM")
+    ccall(POINTERS.pvm_instance_read_framebuffer_rgb24, Int32, (PvmInstance, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, fb_addr, fb_size, rgb, rgb_len)
+end
 
 end # module
