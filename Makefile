@@ -21,12 +21,14 @@ header: ## regenerate include/polkavm_ffi.h from src/c_api/ and the Julia declar
 	PVM_UPDATE_HEADER=1 $(CARGO) test --test header
 	python3 bindings/julia/generate_bindings.py
 
-# The shared test programs, assembled from tests/programs/*.pvmasm by polkavm's assembler.
-programs: build ## assemble tests/programs/*.pvmasm into target/programs
+# The shared test programs, assembled from tests/programs/*.pvmasm by polkavm's assembler, and the
+# test program's code in the Graypaper's encoding (test_program.jam), for JAM mode.
+programs: build ## assemble tests/programs/*.pvmasm into target/programs (and test_program.jam)
 	mkdir -p $(PROGRAMS)
 	for source in tests/programs/*.pvmasm; do \
 	  $(RELEASE)/pvm-assemble $$source $(PROGRAMS)/$$(basename $$source .pvmasm).polkavm || exit 1; \
 	done
+	$(RELEASE)/pvm-assemble --graypaper tests/programs/test_program.pvmasm $(PROGRAMS)/test_program.jam
 
 examples: build examples-cpp examples-julia examples-python examples-kotlin ## build the library and run every example on the embedded sample program
 	$(MAKE) -C examples/c run

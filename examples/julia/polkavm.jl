@@ -1,9 +1,9 @@
 # The PolkaVM package: the sample program (examples/sample_program.pvmasm) on both backends,
-# answering its "report" host calls. From the repository root, after `make build` and
-# `target/release/pvm-assemble examples/sample_program.pvmasm target/programs/sample_program.polkavm`:
+# answering its "report" host calls. From the repository root, after `make target/programs/sample_program.polkavm`:
 #   julia --project=bindings/julia/PolkaVM examples/julia/polkavm.jl target/programs/sample_program.polkavm
-# The package finds the library through $POLKAVM_FFI_LIB, else this repository's target/release,
-# else the system library path (`make install`).
+# The package finds the library through $POLKAVM_FFI_LIB, else this repository's target/release
+# or target/portable build (`make portable-lib`, for Linux older than the build machine's), else
+# the system library path (`make install`).
 using PolkaVM
 
 length(ARGS) == 1 || error("usage: julia --project=bindings/julia/PolkaVM polkavm.jl SAMPLE.polkavm")
@@ -26,11 +26,4 @@ end
 
 println(PolkaVM.version())
 blob = read(ARGS[1])
-ok = run_sample(:interpreter, blob, 10)
-try
-    global ok &= run_sample(:compiler, blob, 10)
-catch error
-    error isa PolkaVMError || rethrow()
-    println("[compiler] unavailable here: ", error.message)
-end
-ok || exit(1)
+all(run_sample(backend, blob, 10) for backend in (:interpreter, :compiler)) || exit(1)

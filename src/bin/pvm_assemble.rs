@@ -1,21 +1,24 @@
-//! Assembles polkavm's text assembly into a program blob: `pvm-assemble IN.pvmasm OUT.polkavm`,
-//! or with `--c-array NAME`, a C header defining `static const unsigned char NAME[]`.
+//! Assembles polkavm's text assembly into a program blob: `pvm-assemble IN.pvmasm OUT.polkavm`;
+//! with `--c-array NAME`, a C header defining `static const unsigned char NAME[]`; with
+//! `--graypaper`, the program's code in the Graypaper's encoding, as JAM loads it (jam_v1 only).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (c_array, paths) = match args.as_slice() {
-        [flag, name, rest @ ..] if flag == "--c-array" => (Some(name.clone()), rest),
-        rest => (None, rest),
+    let (c_array, graypaper, paths) = match args.as_slice() {
+        [flag, name, rest @ ..] if flag == "--c-array" => (Some(name.clone()), false, rest),
+        [flag, rest @ ..] if flag == "--graypaper" => (None, true, rest),
+        rest => (None, false, rest),
     };
     let [input, output] = paths else {
-        eprintln!("usage: pvm-assemble [--c-array NAME] IN.pvmasm OUT");
+        eprintln!("usage: pvm-assemble [--c-array NAME | --graypaper] IN.pvmasm OUT");
         return ExitCode::from(2);
     };
     let result = std::fs::read_to_string(input)
         .map_err(|error| format!("cannot read {input}: {error}"))
         .and_then(|text| polkavm_ffi::polkavm::program::assemble(None, &text).map_err(|error| format!("{input}: {error}")))
+        .and_then(|blob| if graypaper { graypaper_code(input, blob) } else { Ok(blob) })
         .and_then(|blob| {
             let contents = match &c_array {
                 Some(name) => c_header(name, &blob).into_bytes(),
@@ -30,6 +33,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn graypaper_code(input: &str, blob: Vec<u8>) -> Result<Vec<u8>, String> {
+    let parsed = polkavm_ffi::polkavm::ProgramBlob::parse(polkavm_ffi::polkavm::ArcBytes::from(blob)).map_err(|error| format!("{input}: {error}"))?;
+    polkavm_ffi::graypaper_blob(&parsed).ok_or_else(|| format!("{input}: only jam_v1 programs have a Graypaper encoding"))
 }
 
 fn c_header(name: &str, blob: &[u8]) -> String {

@@ -30,9 +30,15 @@ end
 Base.showerror(io::IO, error::PolkaVMError) = print(io, "PolkaVMError: ", error.message)
 
 # Call right after a pvm_* call reported failure, before anything else can call into the library.
-function throw_last_error(what::AbstractString)
-    message = unsafe_string(pvm_last_error())
-    throw(PolkaVMError(isempty(message) ? what : "$what: $message"))
+throw_last_error() = throw(PolkaVMError(unsafe_string(pvm_last_error())))
+
+# For a function that reports failure only through the last error: `void`, or a result that can
+# also be a real value.
+function checked_call(f, args...)
+    pvm_clear_last_error()
+    result = f(args...)
+    unsafe_load(pvm_last_error()) == 0 || throw_last_error()
+    result
 end
 
 """The library's and polkavm's versions."""
@@ -109,7 +115,7 @@ function Engine(; backend = nothing, sandbox = nothing, worker_count = nothing,
                 default_cost_model = choice(COST_MODELS, default_cost_model, "cost model"))
     config = configure(pvm_engine_config_default(), settings)
     ptr = pvm_engine_new_with_config(Ref(config))
-    ptr == C_NULL && throw_last_error("creating an engine")
+    ptr == C_NULL && throw_last_error()
     Engine(ptr)
 end
 
@@ -136,7 +142,7 @@ function Module(engine::Engine, blob::AbstractVector{UInt8}; gas_metering = noth
     config = configure(pvm_module_config_default(), settings)
     bytes = Vector{UInt8}(blob)
     ptr = pvm_module_new_with_config(engine, bytes, length(bytes), Ref(config))
-    ptr == C_NULL && throw_last_error("loading a module")
+    ptr == C_NULL && throw_last_error()
     Module(ptr, engine)
 end
 
@@ -161,7 +167,7 @@ function jam_module(engine::Engine, code::AbstractVector{UInt8}; isa = nothing, 
     config = configure(pvm_jam_config_default(), merge(choices, values(settings)))
     bytes = Vector{UInt8}(code)
     ptr = pvm_module_new_jam(engine, bytes, length(bytes), Ref(config))
-    ptr == C_NULL && throw_last_error("loading a JAM program")
+    ptr == C_NULL && throw_last_error()
     Module(ptr, engine)
 end
 
@@ -179,7 +185,7 @@ end
 
 function Instance(program::Module)
     ptr = pvm_instance_new(program.engine, program)
-    ptr == C_NULL && throw_last_error("creating an instance")
+    ptr == C_NULL && throw_last_error()
     Instance(ptr, program)
 end
 
@@ -225,9 +231,9 @@ memory_info(program::Module) = pvm_module_memory_info(program)
 
 function name_at(name_function, program::Module, index::Integer, what::AbstractString)
     count = name_function(program, index, C_NULL, 0)
-    count < 0 && throw_last_error("reading the name of $what $index")
+    count < 0 && throw_last_error()
     buffer = Vector{UInt8}(undef, Int(count))
-    name_function(program, index, buffer, count) == count || throw_last_error("reading the name of $what $index")
+    name_function(program, index, buffer, count) == count || throw_last_error()
     String(buffer)
 end
 
@@ -247,7 +253,7 @@ end
 function export_pc(program::Module, name::AbstractString)
     text = String(name)
     index = pvm_module_find_export(program, text, sizeof(text))
-    index < 0 && throw_last_error("finding export \"$text\"")
+    index < 0 && throw_last_error()
     pvm_module_export_pc(program, index)
 end
 
@@ -256,8 +262,9 @@ export_pc(program::Module, name::Symbol) = export_pc(program, String(name))
 entry_pc(program::Module, entry::Union{AbstractString, Symbol}) = export_pc(program, entry)
 entry_pc(::Module, entry::Integer) = UInt32(entry)
 
-not_busy(instance::Instance) =
-    instance.busy && throw(PolkaVMError("the instance is inside call!: a host-call handler may not run, prepare or call it again"))
+const BUSY = "instance is busy: run/call called re-entrantly from a host-call handler (or while another thread's call is running)"
+
+not_busy(instance::Instance) = instance.busy && throw(PolkaVMError(BUSY))
 
 """
     prepare_call!(instance, entry, args...)
@@ -269,14 +276,14 @@ function prepare_call!(instance::Instance, entry, args::Integer...)
     not_busy(instance)
     pc = entry_pc(instance.program, entry)
     values = UInt64[to_u64(arg) for arg in args]
-    pvm_instance_prepare_call_args(instance, pc, values, length(values)) == 0 || throw_last_error("preparing a call")
+    pvm_instance_prepare_call_args(instance, pc, values, length(values)) == 0 || throw_last_error()
     instance
 end
 
 function run_prepared(instance::Instance)
-    pvm_instance_get_next_pc(instance) == PVM_PC_NONE &&
-        throw(PolkaVMError("cannot run: no call prepared (use prepare_call! or set_next_pc! first)"))
-    RunResult(pvm_instance_run(instance))
+    result = Ref{PvmResult}()
+    pvm_instance_run_checked(instance, result) == 0 || throw_last_error()
+    RunResult(result[])
 end
 
 """
@@ -295,9 +302,10 @@ end
 
 Prepares a call to `entry` (export name or program counter), sets `gas`, and runs until the
 program stops for a reason other than a host call. Each `ecalli N` first calls
-`handler(instance, N)`, which may read and write registers and memory; an exception from it
-ends the call and propagates. Calling, running or preparing the same instance from the handler
-throws `PolkaVMError`.
+`handler(instance, N)`, which may read and write registers and memory. An exception from it
+ends the call with `PolkaVMError("host call N aborted: <the exception's message>")` (an
+`InterruptException` propagates as it is). Calling, running or preparing the same instance from
+the handler throws `PolkaVMError`.
 """
 function call!(handler, instance::Instance, entry, args::Integer...; gas::Integer)
     prepare_call!(instance, entry, args...)
@@ -307,31 +315,52 @@ function call!(handler, instance::Instance, entry, args::Integer...; gas::Intege
         while true
             result = run_prepared(instance)
             result.status == Host || return result
-            handler(instance, result.host_call)
+            try
+                handler(instance, result.host_call)
+            catch exception
+                exception isa InterruptException && rethrow()
+                throw(PolkaVMError("host call $(result.host_call) aborted: $(reason(exception))"))
+            end
         end
     finally
         instance.busy = false
     end
 end
 
+reason(exception::ErrorException) = exception.msg
+reason(exception) = sprint(showerror, exception)
+
 """Memory back to the module's initial image, registers to zero."""
-reset!(instance::Instance) = (pvm_instance_reset(instance); instance)
+function reset!(instance::Instance)
+    not_busy(instance)
+    checked_call(pvm_instance_reset, instance)
+    instance
+end
 
 gas(instance::Instance) = pvm_instance_get_gas(instance)
 set_gas!(instance::Instance, gas::Integer) = (pvm_instance_set_gas(instance, gas); instance)
 
-"""`instance[:a0]`: a register by name (`:ra`, `:sp`, `:t0`..`:t2`, `:s0`, `:s1`, `:a0`..`:a5`)."""
+"""
+`instance[:a0]`: a register by name (`:ra`, `:sp`, `:t0`..`:t2`, `:s0`, `:s1`, `:a0`..`:a5`), or
+by its `PVM_REG_*` number (`instance[7]`).
+"""
 Base.getindex(instance::Instance, reg::Symbol) = pvm_instance_get_reg(instance, register_index(reg))
+Base.getindex(instance::Instance, reg::Integer) = checked_call(pvm_instance_get_reg, instance, reg)
 
 function Base.setindex!(instance::Instance, value::Integer, reg::Symbol)
     pvm_instance_set_reg(instance, register_index(reg), to_u64(value))
     instance
 end
 
+function Base.setindex!(instance::Instance, value::Integer, reg::Integer)
+    checked_call(pvm_instance_set_reg, instance, reg, to_u64(value))
+    instance
+end
+
 """All 13 registers as a `NamedTuple` (`ra`, `sp`, ..., `a5`)."""
 function registers(instance::Instance)
     values = Vector{UInt64}(undef, Int(PVM_REG_COUNT))
-    pvm_instance_get_regs(instance, values) == 0 || throw_last_error("reading the registers")
+    pvm_instance_get_regs(instance, values) == 0 || throw_last_error()
     NamedTuple{keys(REGISTERS)}(Tuple(values))
 end
 
@@ -339,7 +368,7 @@ end
 function set_registers!(instance::Instance, values)
     length(values) == PVM_REG_COUNT || throw(ArgumentError("expected $PVM_REG_COUNT register values, got $(length(values))"))
     words = UInt64[to_u64(value) for value in values]
-    pvm_instance_set_regs(instance, words) == 0 || throw_last_error("setting the registers")
+    pvm_instance_set_regs(instance, words) == 0 || throw_last_error()
     instance
 end
 
@@ -363,20 +392,20 @@ end
 Maps zeroed pages at `address` (page-aligned) covering `size` bytes (dynamic paging only).
 """
 function map_pages!(instance::Instance, address::Integer, size::Integer; writable::Bool)
-    pvm_instance_map_pages(instance, address, size, writable) == 0 || throw_last_error("mapping pages at $address")
+    pvm_instance_map_pages(instance, address, size, writable) == 0 || throw_last_error()
     instance
 end
 
 """Makes mapped pages read-only (`read_only = true`) or writable again (dynamic paging only)."""
 function protect_pages!(instance::Instance, address::Integer, size::Integer; read_only::Bool)
     pvm_instance_protect_pages(instance, address, size, read_only) == 0 ||
-        throw_last_error("protecting pages at $address")
+        throw_last_error()
     instance
 end
 
 """Unmaps the pages at `address` covering `size` bytes; accessing them faults again."""
 function free_pages!(instance::Instance, address::Integer, size::Integer)
-    pvm_instance_free_pages(instance, address, size) == 0 || throw_last_error("freeing pages at $address")
+    pvm_instance_free_pages(instance, address, size) == 0 || throw_last_error()
     instance
 end
 
@@ -389,7 +418,7 @@ end
 """Copies guest memory at `address` into `buffer`; throws if any byte is unreadable."""
 function read_memory!(instance::Instance, address::Integer, buffer::Vector{UInt8})
     pvm_instance_read_memory(instance, address, buffer, length(buffer)) == 0 ||
-        throw_last_error("reading $(length(buffer)) bytes at $address")
+        throw_last_error()
     buffer
 end
 
@@ -400,17 +429,18 @@ read_memory(instance::Instance, address::Integer, count::Integer) =
 function write_memory!(instance::Instance, address::Integer, data::AbstractVector{UInt8})
     bytes = data isa Vector{UInt8} ? data : Vector{UInt8}(data)
     pvm_instance_write_memory(instance, address, bytes, length(bytes)) == 0 ||
-        throw_last_error("writing $(length(bytes)) bytes at $address")
+        throw_last_error()
     instance
 end
 
 """Grows the heap by `size` bytes (polkavm's `sbrk`); returns the new heap top."""
 function sbrk!(instance::Instance, size::Integer)
     top = pvm_instance_sbrk(instance, size)
-    top == 0 && throw_last_error("sbrk($size)")
+    top == 0 && throw_last_error()
     top
 end
 
-heap_size(instance::Instance) = pvm_instance_heap_size(instance)
+"""The heap's size in bytes; throws under dynamic paging, where there is no heap."""
+heap_size(instance::Instance) = checked_call(pvm_instance_heap_size, instance)
 
 end # module
