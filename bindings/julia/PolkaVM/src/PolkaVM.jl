@@ -229,7 +229,7 @@ backend(engine::Engine) = pvm_engine_backend(engine) == PVM_BACKEND_INTERPRETER 
 """Where the module's memory regions lie (a `PvmMemoryInfo`)."""
 memory_info(program::Module) = pvm_module_memory_info(program)
 
-function name_at(name_function, program::Module, index::Integer, what::AbstractString)
+function name_at(name_function, program::Module, index::Integer)
     count = name_function(program, index, C_NULL, 0)
     count < 0 && throw_last_error()
     buffer = Vector{UInt8}(undef, Int(count))
@@ -240,13 +240,13 @@ end
 """The module's exports as `name => pc` pairs, in the module's order."""
 function exports(program::Module)
     count = Int(pvm_module_exports_count(program))
-    [name_at(pvm_module_export_name, program, index, "export") => pvm_module_export_pc(program, index) for index in 0:count-1]
+    [name_at(pvm_module_export_name, program, index) => pvm_module_export_pc(program, index) for index in 0:count-1]
 end
 
 """The names of the module's imports: `ecalli N` calls import N."""
 function imports(program::Module)
     count = Int(pvm_module_imports_count(program))
-    [name_at(pvm_module_import_name, program, index, "import") for index in 0:count-1]
+    [name_at(pvm_module_import_name, program, index) for index in 0:count-1]
 end
 
 """The program counter of the export called `name`."""

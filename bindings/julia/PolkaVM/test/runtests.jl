@@ -6,7 +6,8 @@ using Test
 using PolkaVM
 using PolkaVM.LibPolkaVM
 
-const PROGRAMS = get(ENV, "POLKAVM_TEST_PROGRAMS", normpath(joinpath(@__DIR__, "..", "..", "..", "..", "target", "programs")))
+const REPOSITORY = normpath(joinpath(@__DIR__, "..", "..", "..", ".."))
+const PROGRAMS = get(ENV, "POLKAVM_TEST_PROGRAMS", joinpath(REPOSITORY, "target", "programs"))
 function program_file(name)
     path = joinpath(PROGRAMS, name)
     isfile(path) || error("$path is missing: run `make programs` at the repository root")
@@ -339,4 +340,16 @@ no_host_calls(_, number) = error("unexpected host call $number")
         @test call!(no_host_calls, new_instance(), "add", 2, 3; gas = 10_000).status == PolkaVM.Halt
     end
 end
+
+    @testset "the README's Julia snippets run" begin
+        readme = read(joinpath(REPOSITORY, "README.md"), String)
+        section = match(r"\n### Julia .*?\n## "s, readme).match
+        snippets = [m.captures[1] for m in eachmatch(r"```julia\n(.*?)```"s, section)]
+        @test length(snippets) == 2
+        cd(REPOSITORY) do
+            for snippet in snippets
+                @test Base.include_string(Module(:Snippet), snippet, "README.md") === true
+            end
+        end
+    end
 end
