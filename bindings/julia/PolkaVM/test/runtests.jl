@@ -339,7 +339,6 @@ no_host_calls(_, number) = error("unexpected host call $number")
         GC.gc()
         @test call!(no_host_calls, new_instance(), "add", 2, 3; gas = 10_000).status == PolkaVM.Halt
     end
-end
 
     @testset "the README's Julia snippets run" begin
         readme = read(joinpath(REPOSITORY, "README.md"), String)
