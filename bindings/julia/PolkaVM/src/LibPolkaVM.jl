@@ -419,6 +419,7 @@ mutable struct FunctionPointers
     pvm_instance_prepare_call_args::Ptr{Cvoid}
     pvm_instance_run::Ptr{Cvoid}
     pvm_instance_run_checked::Ptr{Cvoid}
+    pvm_instance_resume::Ptr{Cvoid}
     pvm_instance_fault_address::Ptr{Cvoid}
     pvm_instance_read_memory::Ptr{Cvoid}
     pvm_instance_write_memory::Ptr{Cvoid}
@@ -443,7 +444,7 @@ mutable struct FunctionPointers
     pvm_module_imports_count::Ptr{Cvoid}
     pvm_module_import_name::Ptr{Cvoid}
     pvm_instance_read_framebuffer_rgb24::Ptr{Cvoid}
-    FunctionPointers() = new(fill(C_NULL, 50)...)
+    FunctionPointers() = new(fill(C_NULL, 51)...)
 end
 
 const POINTERS = FunctionPointers()
@@ -633,7 +634,7 @@ error) with the reason in `pvm_last_error`; a -1 for a bad `reg` runs nothing.
 `instance` is NULL or a live instance handle not used by another thread during the call;
 `host_call` is NULL or valid for one `uint32_t` write.
 """
-pvm_instance_resume(instance, reg, value, host_call) = ccall((:pvm_instance_resume, libpolkavm()), Int32, (PvmInstance, UInt32, UInt64, Ptr{UInt32}), instance, reg, value, host_call)
+pvm_instance_resume(instance, reg, value, host_call) = ccall(POINTERS.pvm_instance_resume, Int32, (PvmInstance, UInt32, UInt64, Ptr{UInt32}), instance, reg, value, host_call)
 
 """
 Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
