@@ -440,11 +440,12 @@ mutable struct FunctionPointers
     pvm_module_exports_count::Ptr{Cvoid}
     pvm_module_export_name::Ptr{Cvoid}
     pvm_module_export_pc::Ptr{Cvoid}
+    pvm_module_block_gas_cost::Ptr{Cvoid}
     pvm_module_find_export::Ptr{Cvoid}
     pvm_module_imports_count::Ptr{Cvoid}
     pvm_module_import_name::Ptr{Cvoid}
     pvm_instance_read_framebuffer_rgb24::Ptr{Cvoid}
-    FunctionPointers() = new(fill(C_NULL, 51)...)
+    FunctionPointers() = new(fill(C_NULL, 52)...)
 end
 
 const POINTERS = FunctionPointers()
@@ -768,7 +769,7 @@ The gas the basic block starting at `pc` costs under the module's cost model (ch
 block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
 Since `PVM_ABI_VERSION` 3.
 """
-pvm_module_block_gas_cost(module_, pc) = ccall((:pvm_module_block_gas_cost, libpolkavm()), Int64, (PvmModule, UInt32), module_, pc)
+pvm_module_block_gas_cost(module_, pc) = ccall(POINTERS.pvm_module_block_gas_cost, Int64, (PvmModule, UInt32), module_, pc)
 
 """
 Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or

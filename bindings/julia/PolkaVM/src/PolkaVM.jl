@@ -20,7 +20,7 @@ using .LibPolkaVM
 export Engine, Instance, PolkaVMError, RunResult, Status, run!, call!, prepare_call!, reset!,
        read_memory, read_memory!, write_memory!, registers, set_registers!, gas, set_gas!,
        next_pc, set_next_pc!, sbrk!, heap_size, fault_address, memory_info, exports, imports,
-       export_pc, map_pages!, protect_pages!, free_pages!, graypaper_pc
+       export_pc, block_gas_cost, map_pages!, protect_pages!, free_pages!, graypaper_pc
 
 """An error reported by polkavm-ffi; `message` is what `pvm_last_error()` said."""
 struct PolkaVMError <: Exception
@@ -258,6 +258,15 @@ function export_pc(program::Module, name::AbstractString)
 end
 
 export_pc(program::Module, name::Symbol) = export_pc(program, String(name))
+
+"""
+The gas the basic block starting at `pc` costs under the module's cost model (charged when the
+block is entered), or `nothing` if no basic block starts there.
+"""
+function block_gas_cost(program::Module, pc::Integer)
+    cost = pvm_module_block_gas_cost(program, pc)
+    cost < 0 ? nothing : cost
+end
 
 entry_pc(program::Module, entry::Union{AbstractString, Symbol}) = export_pc(program, entry)
 entry_pc(::Module, entry::Integer) = UInt32(entry)

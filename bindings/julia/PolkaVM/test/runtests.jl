@@ -201,6 +201,32 @@ no_host_calls(_, number) = error("unexpected host call $number")
         end
     end
 
+    @testset "gas cost models on the $backend" for backend in BACKENDS
+        costs = Int64[]
+        for model in (:naive, :full_l1_hit, :full_l2_hit, :full_l3_hit)
+            engine = Engine(backend = backend, default_cost_model = model)
+            by_engine = PolkaVM.Module(engine, PROGRAM)
+            naive = PolkaVM.Module(engine, PROGRAM; cost_model = :naive)
+            load_pc = export_pc(by_engine, "load")
+            push!(costs, block_gas_cost(by_engine, load_pc))
+            @test block_gas_cost(naive, load_pc) == 2  # `a0 = u32 [a0]; ret`: two instructions
+            @test block_gas_cost(by_engine, load_pc + 1) === nothing
+            # The block is charged when it is entered: a run of it uses exactly its cost.
+            instance = Instance(by_engine)
+            result = call!(no_host_calls, instance, "load", memory_info(by_engine).rw_data_address; gas = 10_000)
+            @test result.status == PolkaVM.Halt && instance[:a0] == 42 && 10_000 - result.gas_remaining == costs[end]
+        end
+        @test costs[1] == 2 && issorted(costs) && allunique(costs)
+        # JAM programs default to Graypaper 0.8.0's gas (:full_l2_hit); :default takes the engine's.
+        load_pc = export_pc(PolkaVM.Module(Engine(backend = :interpreter), PROGRAM), "load")
+        engine = Engine(backend = backend, allow_dynamic_paging = true, sandbox = backend == :compiler ? :generic : :auto)
+        @test block_gas_cost(PolkaVM.jam_module(engine, JAM_CODE), load_pc) == costs[3]
+        @test block_gas_cost(PolkaVM.jam_module(engine, JAM_CODE; cost_model = :naive), load_pc) == 2
+        @test block_gas_cost(PolkaVM.jam_module(engine, JAM_CODE; cost_model = :default), load_pc) == 2
+        @test_throws ArgumentError Engine(default_cost_model = :free)
+        @test_throws ArgumentError PolkaVM.Module(engine, PROGRAM; cost_model = :free)
+    end
+
     @testset "errors carry the library's message" begin
         instance = new_instance()
         @test library_error(() -> run!(instance)).message == "cannot run: no call prepared (call prepare_call or set the next pc first)"
