@@ -271,7 +271,7 @@ end
 entry_pc(program::Module, entry::Union{AbstractString, Symbol}) = export_pc(program, entry)
 entry_pc(::Module, entry::Integer) = UInt32(entry)
 
-const BUSY = "instance is busy: run/call called re-entrantly from a host-call handler (or while another thread's call is running)"
+const BUSY = "instance is busy: run/call called re-entrantly from a host-call handler"
 
 not_busy(instance::Instance) = instance.busy && throw(PolkaVMError(BUSY))
 
