@@ -394,6 +394,7 @@ the package loads; every wrapper below calls through it.
 """
 mutable struct FunctionPointers
     pvm_last_error::Ptr{Cvoid}
+    pvm_last_error_kind::Ptr{Cvoid}
     pvm_clear_last_error::Ptr{Cvoid}
     pvm_version::Ptr{Cvoid}
     pvm_abi_version::Ptr{Cvoid}
@@ -445,7 +446,7 @@ mutable struct FunctionPointers
     pvm_module_imports_count::Ptr{Cvoid}
     pvm_module_import_name::Ptr{Cvoid}
     pvm_instance_read_framebuffer_rgb24::Ptr{Cvoid}
-    FunctionPointers() = new(fill(C_NULL, 52)...)
+    FunctionPointers() = new(fill(C_NULL, 53)...)
 end
 
 const POINTERS = FunctionPointers()
@@ -477,7 +478,7 @@ Python, Kotlin and Swift bindings raise for it; `PVM_ERROR_NONE` if none has hap
 since `pvm_clear_last_error`. Like `pvm_last_error`, successful calls leave it as it is.
 (Since ABI version 4.)
 """
-pvm_last_error_kind() = ccall((:pvm_last_error_kind, libpolkavm()), UInt32, ())
+pvm_last_error_kind() = ccall(POINTERS.pvm_last_error_kind, UInt32, ())
 
 """
 Empties this thread's last error, so that a call which reports failure only through it (the

@@ -22,22 +22,43 @@ export Engine, Instance, PolkaVMError, RunResult, Status, run!, call!, prepare_c
        next_pc, set_next_pc!, sbrk!, heap_size, fault_address, memory_info, exports, imports,
        export_pc, block_gas_cost, map_pages!, protect_pages!, free_pages!, graypaper_pc
 
-"""An error reported by polkavm-ffi; `message` is what `pvm_last_error()` said."""
+"""
+    PolkaVMError(kind, message)
+
+A failure, as every face of polkavm-ffi reports it: `kind` is one of `ERROR_KINDS` (the kinds of
+UniFFI's `PvmError` and C's `pvm_last_error_kind()`), `message` the library's message. For
+`:HostAborted`, `cause` is the exception the host-call handler threw.
+"""
 struct PolkaVMError <: Exception
+    kind::Symbol
     message::String
+    cause::Any
 end
 
-Base.showerror(io::IO, error::PolkaVMError) = print(io, "PolkaVMError: ", error.message)
+PolkaVMError(kind::Symbol, message::AbstractString) = PolkaVMError(kind, message, nothing)
+
+"""The kinds of `PolkaVMError`, by their C number (`PVM_ERROR_*`)."""
+const ERROR_KINDS = Dict(PVM_ERROR_INVALID_ARGUMENT => :InvalidArgument, PVM_ERROR_INVALID_PROGRAM => :InvalidProgram,
+                         PVM_ERROR_UNSUPPORTED => :Unsupported, PVM_ERROR_SETUP => :Setup, PVM_ERROR_MEMORY => :Memory,
+                         PVM_ERROR_WRONG_STATE => :WrongState, PVM_ERROR_PANIC => :Panic,
+                         PVM_ERROR_HOST_ABORTED => :HostAborted)
+
+Base.showerror(io::IO, error::PolkaVMError) = print(io, "PolkaVMError(:", error.kind, "): ", error.message)
 
 # Call right after a pvm_* call reported failure, before anything else can call into the library.
-throw_last_error() = throw(PolkaVMError(unsafe_string(pvm_last_error())))
+function throw_last_error()
+    message = unsafe_string(pvm_last_error())
+    kind = pvm_last_error_kind()
+    # A library newer than these bindings may know more kinds.
+    throw(PolkaVMError(get(ERROR_KINDS, kind, Symbol("kind ", kind)), message))
+end
 
 # For a function that reports failure only through the last error: `void`, or a result that can
 # also be a real value.
 function checked_call(f, args...)
     pvm_clear_last_error()
     result = f(args...)
-    unsafe_load(pvm_last_error()) == 0 || throw_last_error()
+    pvm_last_error_kind() == PVM_ERROR_NONE || throw_last_error()
     result
 end
 
@@ -194,7 +215,7 @@ const Handle = Union{Engine, Module, Instance}
 # Handles go to `ccall` as themselves, so they stay rooted for the call's duration.
 Base.cconvert(::Type{Ptr{Cvoid}}, handle::Handle) = handle
 function Base.unsafe_convert(::Type{Ptr{Cvoid}}, handle::Handle)
-    handle.ptr == C_NULL && throw(PolkaVMError("this $(nameof(typeof(handle))) has been closed"))
+    handle.ptr == C_NULL && throw(PolkaVMError(:InvalidArgument, "this $(nameof(typeof(handle))) has been closed"))
     handle.ptr
 end
 
@@ -273,7 +294,7 @@ entry_pc(::Module, entry::Integer) = UInt32(entry)
 
 const BUSY = "instance is busy: run/call called re-entrantly from a host-call handler"
 
-not_busy(instance::Instance) = instance.busy && throw(PolkaVMError(BUSY))
+not_busy(instance::Instance) = instance.busy && throw(PolkaVMError(:WrongState, BUSY))
 
 """
     prepare_call!(instance, entry, args...)
@@ -312,8 +333,8 @@ end
 Prepares a call to `entry` (export name or program counter), sets `gas`, and runs until the
 program stops for a reason other than a host call. Each `ecalli N` first calls
 `handler(instance, N)`, which may read and write registers and memory. An exception from it
-ends the call with `PolkaVMError("host call N aborted: <the exception's message>")` (an
-`InterruptException` propagates as it is). Calling, running or preparing the same instance from
+ends the call with `PolkaVMError(:HostAborted, "host call N aborted: <its message>")`, which
+keeps it as `cause` (an `InterruptException` propagates as it is). Calling, running or preparing the same instance from
 the handler throws `PolkaVMError`.
 """
 function call!(handler, instance::Instance, entry, args::Integer...; gas::Integer)
@@ -328,7 +349,7 @@ function call!(handler, instance::Instance, entry, args::Integer...; gas::Intege
                 handler(instance, result.host_call)
             catch exception
                 exception isa InterruptException && rethrow()
-                throw(PolkaVMError("host call $(result.host_call) aborted: $(reason(exception))"))
+                throw(PolkaVMError(:HostAborted, "host call $(result.host_call) aborted: $(reason(exception))", exception))
             end
         end
     finally

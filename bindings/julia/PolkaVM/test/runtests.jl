@@ -5,6 +5,7 @@
 using Test
 using PolkaVM
 using PolkaVM.LibPolkaVM
+include("json.jl")
 
 const REPOSITORY = normpath(joinpath(@__DIR__, "..", "..", "..", ".."))
 const PROGRAMS = get(ENV, "POLKAVM_TEST_PROGRAMS", joinpath(REPOSITORY, "target", "programs"))
@@ -26,11 +27,12 @@ catch exception
     exception
 end
 
-# An error from the library, with the library's own message.
+# An error from the library, with the library's own kind and message.
 function library_error(f)
     error = thrown(f)
     error isa PolkaVMError || return error
     @test error.message == unsafe_string(pvm_last_error())
+    @test error.kind == PolkaVM.ERROR_KINDS[pvm_last_error_kind()]
     error
 end
 
@@ -240,21 +242,53 @@ no_host_calls(_, number) = error("unexpected host call $number")
         @test occursin("dynamic paging", library_error(() -> map_pages!(instance, 0x10000, 4096; writable = true)).message)
         @test_throws ArgumentError instance[:x9]
         @test_throws ArgumentError set_registers!(instance, [1, 2])
-        @test sprint(showerror, PolkaVMError("boom")) == "PolkaVMError: boom"
+        @test sprint(showerror, PolkaVMError(:Memory, "boom")) == "PolkaVMError(:Memory): boom"
+    end
+
+    @testset "the error contract (tests/error_contract.json)" begin
+        # Each case's input, done from Julia; every face checks the same kinds and messages.
+        interpreter() = Engine(backend = :interpreter)
+        cases = Dict(
+            "run_without_call" => () -> run!(new_instance()),
+            "register_out_of_range" => () -> new_instance()[13],
+            "bad_blob" => () -> PolkaVM.Module(interpreter(), Vector{UInt8}("NOT A PROGRAM")),
+            "empty_blob" => () -> PolkaVM.Module(interpreter(), UInt8[]),
+            "no_such_export" => () -> export_pc(PolkaVM.Module(interpreter(), PROGRAM), "missing"),
+            "too_many_arguments" => () -> prepare_call!(new_instance(), "add", zeros(Int, 10)...),
+            "bad_page_size" => () -> PolkaVM.Module(interpreter(), PROGRAM; page_size = 1000),
+            "unmapped_memory" => () -> read_memory(new_instance(), 0, 4),
+            "dynamic_paging_not_allowed" => () -> PolkaVM.Module(interpreter(), PROGRAM; dynamic_paging = true),
+            "heap_size_under_dynamic_paging" =>
+                () -> heap_size(Instance(PolkaVM.Module(paging_engine(:interpreter), PROGRAM; dynamic_paging = true))),
+            "map_pages_without_dynamic_paging" => () -> map_pages!(new_instance(), 0x10000, 4096; writable = true),
+            "handler_failure" => () -> call!((_, n) -> n == 7 && error("boom"), new_instance(), "host", 1; gas = 10_000),
+        )
+        contract = TestJSON.parse_json(read(joinpath(REPOSITORY, "tests", "error_contract.json"), String))
+        @test "julia" in contract["faces"]
+        @test sort(String.(collect(values(PolkaVM.ERROR_KINDS)))) == sort(contract["kinds"])
+        for (name, case) in contract["cases"]
+            "julia" in get(case, "only_in", ["julia"]) || continue
+            @test haskey(cases, name)  # a case added to the file fails here until Julia runs it
+            error = haskey(cases, name) ? thrown(cases[name]) : nothing
+            @test error isa PolkaVMError && (String(error.kind), error.message) == (case["kind"], case["message"])
+        end
+        @test issubset(keys(cases), keys(contract["cases"]))
     end
 
     @testset "handler errors and re-entrant calls" begin
         instance = new_instance()
         aborted = thrown(() -> call!((_, n) -> error("boom"), instance, "host", 1; gas = 10_000))
-        @test aborted isa PolkaVMError && aborted.message == "host call 7 aborted: boom"
+        @test aborted isa PolkaVMError && aborted.kind == :HostAborted && aborted.message == "host call 7 aborted: boom"
+        @test aborted.cause isa ErrorException
         other = thrown(() -> call!((_, _) -> throw(DomainError(1, "too big")), instance, "host", 1; gas = 10_000))
-        @test other.message == "host call 7 aborted: DomainError with 1:\ntoo big"
+        @test other.message == "host call 7 aborted: DomainError with 1:\ntoo big" && other.cause isa DomainError
         @test !instance.busy
         @test call!(no_host_calls, instance, "add", 1, 1; gas = 10_000).status == PolkaVM.Halt
         for reenter in ((vm, _) -> call!(no_host_calls, vm, "add", 1, 1; gas = 10_000), (vm, _) -> run!(vm),
                         (vm, _) -> prepare_call!(vm, "add"), (vm, _) -> reset!(vm))
             nested = thrown(() -> call!(reenter, instance, "host", 1, 2; gas = 10_000))
-            @test nested isa PolkaVMError && occursin("instance is busy", nested.message)
+            @test nested isa PolkaVMError && nested.kind == :HostAborted && occursin("instance is busy", nested.message)
+            @test nested.cause isa PolkaVMError && nested.cause.kind == :WrongState
         end
         @test call!(no_host_calls, instance, "add", 2, 2; gas = 10_000).status == PolkaVM.Halt
         @test instance[:a0] == 4
@@ -335,7 +369,7 @@ no_host_calls(_, number) = error("unexpected host call $number")
             end
             close(instance)  # closing twice is fine
             closed = thrown(() -> instance[:a0])
-            @test closed isa PolkaVMError && closed.message == "this Instance has been closed"
+            @test closed isa PolkaVMError && (closed.kind, closed.message) == (:InvalidArgument, "this Instance has been closed")
             @test_throws PolkaVMError Instance(program)
             @test_throws PolkaVMError PolkaVM.Module(engine, PROGRAM)
         end
