@@ -33,7 +33,7 @@ programs: build ## assemble tests/programs/*.pvmasm into target/programs (and te
 examples: build examples-cpp examples-julia examples-python examples-kotlin ## build the library and run every example on the embedded sample program
 	$(MAKE) -C examples/c run
 
-test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-sanitizers fuzz-smoke ## every test suite: what CI runs on a clean clone
+test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-sanitizers fuzz-smoke test-dist test-aarch64 ## every test suite: what CI runs on a clean clone
 	@echo "make test: every suite passed"
 	@echo "suites: $(words $^) passed, 0 failed"
 
@@ -84,6 +84,68 @@ portable-lib: $(ZIG_VENV)/installed ## the shared library built against glibc 2.
 	  RUSTFLAGS="-C link-arg=-Wl,-soname,$(PORTABLE_SONAME)" \
 	  $(CARGO) zigbuild --release --lib --target $(PORTABLE_TARGET).$(PORTABLE_GLIBC) --target-dir target/portable
 	packaging/check_glibc.sh $(PORTABLE_GLIBC) $(PORTABLE_SO)
+	# The static library's debug info comes from Rust's prebuilt standard library: strip it.
+	strip --strip-debug $(PORTABLE)/libpolkavm_ffi.a
+
+# --- aarch64 Linux ------------------------------------------------------------------------------
+# polkavm's interpreter on ARM64 (its JIT is x86-64 only). The library is cross-built inside the
+# arm64 root filesystem (tests/rootfs/rootfs.sh: Debian's rustc with its arm64 standard library)
+# with cargo-zigbuild against glibc 2.17, like portable-lib; its tests run there under qemu-aarch64.
+AARCH64_TARGET := aarch64-unknown-linux-gnu
+AARCH64 := target/aarch64/$(AARCH64_TARGET)/release
+ARM64_ROOT := tests/rootfs/rootfs.sh run arm64 --env CARGO_HOME=/mnt/repo/target/aarch64/cargo-home
+
+.PHONY: aarch64-lib test-aarch64
+aarch64-lib: $(ZIG_VENV)/installed ## the library (.so, .a) for aarch64 Linux, glibc 2.17, cross-built in the arm64 root filesystem
+	$(ARM64_ROOT) --env PATH=/mnt/repo/$(ZIG_VENV)/bin:/usr/bin:/bin \
+	  --env CARGO_ZIGBUILD_ZIG_PATH=/mnt/repo/$$(ls -d $(ZIG_VENV)/lib/python3*/site-packages/ziglang/zig) \
+	  --env CARGO_ZIGBUILD_CACHE_DIR=/mnt/repo/target/aarch64/zigbuild-cache --env ZIG_GLOBAL_CACHE_DIR=/mnt/repo/target/aarch64/zig-cache \
+	  --env CARGO_PROFILE_RELEASE_DEBUG=false --env CARGO_PROFILE_RELEASE_STRIP=debuginfo \
+	  --env "RUSTFLAGS=-C link-arg=-Wl,-soname,$(PORTABLE_SONAME)" \
+	  cargo zigbuild --release --lib --target $(AARCH64_TARGET).$(PORTABLE_GLIBC) --target-dir target/aarch64
+	$(ARM64_ROOT) aarch64-linux-gnu-strip --strip-debug $(AARCH64)/libpolkavm_ffi.a
+	packaging/check_glibc.sh $(PORTABLE_GLIBC) $(AARCH64)/libpolkavm_ffi.so
+
+# The C suite (tests/c) and the Python package's suite with the default engine, under qemu-aarch64.
+# The conformance vectors are copied into the clone, where the root filesystem sees them.
+test-aarch64: aarch64-lib test-dist ## the C suite, the Python suite and the aarch64 artifacts under qemu-aarch64
+	@test -d "$(PVM_CONFORMANCE_DIR)" || { echo "test-aarch64: no test vectors at $(PVM_CONFORMANCE_DIR); set PVM_CONFORMANCE_DIR"; exit 1; }
+	rm -rf target/aarch64/conformance && cp -r $(PVM_CONFORMANCE_DIR) target/aarch64/conformance
+	$(ARM64_ROOT) --env PVM_CONFORMANCE_DIR=/mnt/repo/target/aarch64/conformance bash tests/aarch64/run.sh
+
+# --- Release artifacts -----------------------------------------------------------------------------
+# `make dist` writes target/dist/: per CPU a C SDK tarball (packaging/sdk.sh) and a manylinux wheel,
+# the sdist, and the jar with its sources jar and pom. Every one carries the portable library
+# (portable-lib, aarch64-lib): maturin (its zig support, glibc 2.17) builds the wheel's Python module,
+# then packaging/wheel_with_library.sh puts the portable library in it. Nothing is published.
+# `make test-dist` (tests/dist/run.sh) installs and uses each one here and on Debian 11.
+DIST := target/dist
+DIST_TOOLS := maturin==1.16.0 wheel==0.48.0
+# STRIP=none: uniffi-bindgen reads the UniFFI metadata from the symbol table, which zig drops otherwise.
+WHEEL_ENV := PATH=$(abspath $(ZIG_VENV))/bin:$$PATH CARGO_TARGET_DIR=$(abspath target/wheel) CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=none
+
+.PHONY: dist test-dist
+$(ZIG_VENV)/dist-installed: $(ZIG_VENV)/installed
+	$(ZIG_VENV)/bin/pip install --quiet $(DIST_TOOLS)
+	touch $@
+
+dist: portable-lib aarch64-lib $(ZIG_VENV)/dist-installed ## the release artifacts in target/dist: C SDKs, wheels, sdist, jar (x86-64 and aarch64)
+	rm -rf $(DIST) target/wheel/out
+	packaging/sdk.sh x86_64 $(PORTABLE) $(DIST)
+	packaging/sdk.sh aarch64 $(AARCH64) $(DIST)
+	cd bindings/python && $(WHEEL_ENV) maturin build --quiet --release --zig --compatibility manylinux_2_17 \
+	  --target $(PORTABLE_TARGET) --out $(abspath target/wheel/out)
+	WHEEL_TOOL=$(ZIG_VENV)/bin/wheel packaging/wheel_with_library.sh target/wheel/out/*_x86_64.whl x86_64 $(PORTABLE_SO) $(DIST)
+	WHEEL_TOOL=$(ZIG_VENV)/bin/wheel packaging/wheel_with_library.sh target/wheel/out/*_x86_64.whl aarch64 $(AARCH64)/libpolkavm_ffi.so $(DIST)
+	cd bindings/python && $(WHEEL_ENV) maturin sdist --quiet --out $(abspath $(DIST))
+	$(MVN) -q -f bindings/kotlin clean package source:jar-no-fork -DskipTests \
+	  -Dpvm.lib.dir=$(abspath $(PORTABLE)) -Dpvm.lib.dir.aarch64=$(abspath $(AARCH64))
+	cp bindings/kotlin/target/polkavm-ffi-$(VERSION).jar bindings/kotlin/target/polkavm-ffi-$(VERSION)-sources.jar $(DIST)/
+	cp bindings/kotlin/pom.xml $(DIST)/polkavm-ffi-$(VERSION).pom
+	ls -l $(DIST)
+
+test-dist: dist programs ## install and use every x86-64 artifact here and on Debian 11 (glibc <= 2.17 checked)
+	bash tests/dist/run.sh
 
 # Install: shared and static libraries, both headers, pkg-config and CMake package files.
 #   make install PREFIX=/opt/polkavm-ffi [DESTDIR=staging]

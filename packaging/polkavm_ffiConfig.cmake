@@ -8,7 +8,8 @@ if(NOT TARGET polkavm_ffi::polkavm_ffi)
   add_library(polkavm_ffi::polkavm_ffi SHARED IMPORTED)
   set_target_properties(polkavm_ffi::polkavm_ffi PROPERTIES
     IMPORTED_LOCATION "${_polkavm_ffi_prefix}/lib/libpolkavm_ffi.so"
-    # The library has no SONAME: link it as -lpolkavm_ffi rather than by its full path.
+    # Link it as -lpolkavm_ffi rather than by its full path: right for the build tree's library
+    # (no SONAME) and for a release's (SONAME libpolkavm_ffi.so.1, recorded by the linker).
     IMPORTED_NO_SONAME TRUE
     INTERFACE_INCLUDE_DIRECTORIES "${_polkavm_ffi_prefix}/include")
 

@@ -9,7 +9,7 @@ polkavm_ffi wheel installed (`make examples-python`):
 import pathlib
 import sys
 
-from polkavm_ffi import Backend, Engine, EngineConfig, HostHandler, Instance, Module, Reg, Status, assemble
+from polkavm_ffi import Backend, Engine, EngineConfig, HostHandler, Instance, Module, PvmError, Reg, Status, assemble
 
 SAMPLE_PROGRAM = pathlib.Path(__file__).resolve().parents[1] / "sample_program.pvmasm"
 REPORT = 1
@@ -31,7 +31,12 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     blob = assemble(SAMPLE_PROGRAM.read_text())
     for backend in (Backend.INTERPRETER, Backend.COMPILER):
-        instance = Instance(Module(Engine(EngineConfig(backend=backend)), blob))
+        try:
+            engine = Engine(EngineConfig(backend=backend))
+        except PvmError as error:  # the JIT exists on x86-64 only
+            print(f"[{backend.name.lower()}] unavailable here: {error}")
+            continue
+        instance = Instance(Module(engine, blob))
         host = Host()
         outcome = instance.call("sum_of_squares", [n], host, 100_000)
         if outcome.result.status != Status.HALT:

@@ -14,13 +14,16 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${PVM_ROOTFS_CACHE:-/var/cache/polkavm-ffi/rootfs}
 
-# name -> "suite|extra apt setup|packages"
+# name -> "suite|extra apt setup|packages|packages to unpack only"
+# The last field is for foreign-CPU packages whose maintainer scripts run their own binaries
+# (python3:arm64): they and their Pre-Depends are unpacked with dpkg -x, not configured; their
+# other dependencies belong in the packages field.
 define() {
   case "$1" in
     swift)    echo "trixie||swiftlang libcurl4-openssl-dev pkg-config" ;;
     julia)    echo "bullseye||julia" ;;
     bullseye) echo "bullseye||python3 python3-venv python3-pip gcc g++ make pkg-config cmake openjdk-17-jdk-headless ca-certificates" ;;
-    arm64)    echo "sid|arm64|rustc cargo libstd-rust-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3:arm64 ca-certificates" ;;
+    arm64)    echo "sid|arm64|rustc cargo libstd-rust-dev:arm64 gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user make cmake pkg-config libpython3-stdlib:arm64 libexpat1:arm64 zlib1g:arm64 python3-pip-whl ca-certificates|python3-minimal:arm64" ;;
     *) echo "rootfs.sh: unknown root '$1' (swift, julia, bullseye, arm64)" >&2; return 1 ;;
   esac
 }
@@ -54,11 +57,12 @@ bwrap_args() {
 }
 
 build() {
-  local name=$1 def suite extra packages root stamp key mirror_uri
+  local name=$1 def suite extra packages unpack root stamp key mirror_uri
   def=$(define "$name")
-  IFS='|' read -r suite extra packages <<<"$def"
+  IFS='|' read -r suite extra packages unpack <<<"$def"
   root="$cache/$name"
-  key=$(printf '%s\n' "$def" "$(sha256sum "$0" | cut -c1-16)" | sha256sum | cut -c1-16)
+  # The definition and the procedure that builds it: editing another root leaves this one cached.
+  key=$(printf '%s\n' "$def" "$(declare -f build)" | sha256sum | cut -c1-16)
   stamp="$root/.polkavm-ffi-rootfs"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ]; then
     echo "$root"; return
@@ -81,7 +85,10 @@ build() {
   echo 'Acquire::Check-Valid-Until "false";' > "$root.partial/etc/apt/apt.conf.d/99no-check-valid-until"
   local setup="set -e; export DEBIAN_FRONTEND=noninteractive"
   [ -z "$extra" ] || setup="$setup; dpkg --add-architecture $extra"
-  setup="$setup; apt-get update -qq; apt-get install -y -qq --no-install-recommends $packages; apt-get clean"
+  setup="$setup; apt-get update -qq; apt-get install -y -qq --no-install-recommends $packages"
+  [ -z "$unpack" ] || setup="$setup; cd /tmp; apt-get download -qq $unpack \$(apt-cache depends $unpack | awk '/PreDepends:/ {print \$2}')
+    for deb in *.deb; do dpkg -x \$deb /; done"
+  setup="$setup; apt-get clean"
   # shellcheck disable=SC2046
   bwrap $(bwrap_args "$root.partial") \
     /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root bash -c "$setup" >&2 \
