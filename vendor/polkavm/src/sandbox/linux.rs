@@ -321,6 +321,10 @@ const UFFD_REQUIRED_FEATURES: u64 = (linux_raw::UFFD_FEATURE_MISSING_SHMEM
     | linux_raw::UFFD_FEATURE_WP_HUGETLBFS_SHMEM
     | linux_raw::UFFD_FEATURE_SIGBUS) as u64;
 
+/// How often a host busy-waiting on its worker checks that the worker is still alive: every this
+/// many `spin_loop` hints (a few milliseconds; the check is one non-blocking `waitid`).
+const WORKER_CHECK_INTERVAL_SPINS: u32 = 1 << 16;
+
 const SANDBOX_FLAGS: u64 = (linux_raw::CLONE_NEWCGROUP
     | linux_raw::CLONE_NEWIPC
     | linux_raw::CLONE_NEWNET
@@ -1909,10 +1913,16 @@ impl super::Sandbox for Sandbox {
             (host_ccx, worker_core, worker)
         };
 
-        let result = if let Some(mut worker) = worker {
-            worker.wait().and_then(expect_idle).map(|()| worker)
-        } else {
-            Self::spawn_new_worker(global, config, worker_core)
+        let result = match worker {
+            // A cached worker may have died while idle (killed, OOM); replace it then.
+            Some(mut worker) => match worker.check_worker_is_alive().and_then(|()| worker.wait()).and_then(expect_idle) {
+                Ok(()) => Ok(worker),
+                Err(error) => {
+                    log::debug!("Replacing a dead cached worker: {error}");
+                    Self::spawn_new_worker(global, config, worker_core)
+                }
+            },
+            None => Self::spawn_new_worker(global, config, worker_core),
         };
 
         match result {
@@ -2641,7 +2651,7 @@ impl Sandbox {
     }
 
     fn wake_worker(&mut self) -> Result<(), Error> {
-        self.exit_low_latency_mode();
+        self.exit_low_latency_mode()?;
         self.vmctx().futex.store(VMCTX_FUTEX_BUSY, Ordering::Release);
         linux_raw::sys_futex_wake_one(&self.vmctx().futex).map(|_| ())
     }
@@ -2706,6 +2716,7 @@ impl Sandbox {
     fn wait_impl<const LOW_LATENCY: bool>(&mut self) -> Result<InterruptKind, Error> {
         use crate::sandbox::Sandbox;
 
+        let mut spin_count: u32 = 0;
         'outer: loop {
             let state = self.vmctx().futex.load(Ordering::Relaxed);
             if state == VMCTX_FUTEX_GUEST_ECALLI {
@@ -2719,6 +2730,11 @@ impl Sandbox {
 
             if LOW_LATENCY && state == VMCTX_FUTEX_BUSY {
                 core::hint::spin_loop();
+                spin_count = spin_count.wrapping_add(1);
+                if spin_count % WORKER_CHECK_INTERVAL_SPINS == 0 {
+                    // Nothing wakes us if the worker dies (killed, OOM, seccomp), so look now and then.
+                    self.check_worker_is_alive()?;
+                }
                 continue;
             }
 
@@ -2852,6 +2868,13 @@ impl Sandbox {
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn check_worker_is_alive(&mut self) -> Result<(), Error> {
+        let status = self.child.check_status(true)?;
+        self.handle_child_status(status).map(|_| ())
+    }
+
     fn handle_child_status(&mut self, status: ChildStatus) -> Result<Option<InterruptKind>, Error> {
         self.is_borked = true;
 
@@ -2961,22 +2984,29 @@ impl Sandbox {
         self.vmctx().next_program_counter.store(pc.0, Ordering::Relaxed);
         self.vmctx().next_native_program_counter.store(address, Ordering::Relaxed);
 
-        self.exit_low_latency_mode();
+        self.exit_low_latency_mode()?;
         Ok(None)
     }
 
-    fn exit_low_latency_mode(&mut self) {
+    fn exit_low_latency_mode(&mut self) -> Result<(), Error> {
         if self.low_latency {
             log::trace!("Triggering a longjump...");
             debug_assert_eq!(self.vmctx().futex.load(Ordering::Relaxed), VMCTX_FUTEX_GUEST_ECALLI);
 
             self.vmctx().futex.store(VMCTX_FUTEX_LONGJUMP, Ordering::Release);
+            let mut spin_count: u32 = 0;
             while self.vmctx().futex.load(Ordering::Relaxed) == VMCTX_FUTEX_LONGJUMP {
                 core::hint::spin_loop();
+                spin_count = spin_count.wrapping_add(1);
+                if spin_count % WORKER_CHECK_INTERVAL_SPINS == 0 {
+                    self.check_worker_is_alive()?;
+                }
             }
 
             self.low_latency = false;
         }
+
+        Ok(())
     }
 
     fn spawn_new_worker(global: &GlobalState, config: &SandboxConfig, worker_core: usize) -> Result<Box<Self>, Error> {
