@@ -503,6 +503,9 @@ struct PvmEngineConfig pvm_engine_config_default(void);
 /**
  * A new engine with the given settings, or NULL on failure (NULL `config`, an unknown value,
  * a backend or sandbox this machine cannot provide). Free with `pvm_engine_free`.
+ *
+ * # Safety
+ * `config` is NULL or points to a readable `PvmEngineConfig`.
  */
 PvmEngine pvm_engine_new_with_config(const struct PvmEngineConfig *config);
 
@@ -519,89 +522,143 @@ PvmEngine pvm_engine_new_interpreter(void);
 /**
  * The backend the engine uses (`PVM_BACKEND_COMPILER` or `PVM_BACKEND_INTERPRETER`); 0 for a NULL
  * or invalid handle.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine handle.
  */
 uint32_t pvm_engine_backend(PvmEngine engine);
 
 /**
  * Frees an engine. Modules and instances made from it stay usable. NULL is ignored.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine handle.
+ * No other thread uses the handle during the call, and nobody uses it afterwards.
  */
 void pvm_engine_free(PvmEngine engine);
 
 /**
  * A new instance of `module` (the engine must be the one the module was loaded with), with
  * gas 0 and no call prepared. NULL on failure. Free with `pvm_instance_free`.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine handle.
+ * `module` is NULL or a live module handle.
  */
 PvmInstance pvm_instance_new(PvmEngine engine, PvmModule module);
 
 /**
  * Frees an instance. NULL is ignored.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle, used by no other thread during the call and
+ * by nobody afterwards.
  */
 void pvm_instance_free(PvmInstance instance);
 
 /**
  * Memory back to the module's initial image, registers to zero. Sets the last error on failure
  * (NULL or invalid handle).
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 void pvm_instance_reset(PvmInstance instance);
 
 /**
  * Sets the gas available to the next run. NULL: ignored, with a last error.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 void pvm_instance_set_gas(PvmInstance instance, int64_t gas);
 
 /**
  * Gas left; 0 for a NULL or invalid handle.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 int64_t pvm_instance_get_gas(PvmInstance instance);
 
 /**
  * Sets register `reg` (0..12, `PVM_REG_*`). Out of range or NULL: ignored, with a last error.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 void pvm_instance_set_reg(PvmInstance instance, uint32_t reg, uint64_t value);
 
 /**
  * Register `reg` (0..12, `PVM_REG_*`); 0 with a last error if out of range or NULL.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 uint64_t pvm_instance_get_reg(PvmInstance instance, uint32_t reg);
 
 /**
  * Copies all 13 registers into `out` (`PVM_REG_COUNT` values, indexed by `PVM_REG_*`).
  * 0 ok, -1 on NULL handle or NULL `out`.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `out` is NULL or points to `PVM_REG_COUNT` writable `uint64_t` values.
  */
 int32_t pvm_instance_get_regs(PvmInstance instance, uint64_t *out);
 
 /**
  * Sets all 13 registers from `values` (`PVM_REG_COUNT` values). 0 ok, -1 on NULL handle or NULL
  * `values`.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `values` is NULL or points to `PVM_REG_COUNT` readable `uint64_t` values.
  */
 int32_t pvm_instance_set_regs(PvmInstance instance, const uint64_t *values);
 
 /**
  * Program counter of the instruction where the last run stopped (the `ecalli`, the trapping
  * instruction...); `PVM_PC_NONE` if there is none (e.g. after a halt) or on a NULL handle.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 uint32_t pvm_instance_get_pc(PvmInstance instance);
 
 /**
  * Where the next run starts; `PVM_PC_NONE` if nowhere (no call prepared, or the program halted
  * or trapped) or on a NULL handle.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 uint32_t pvm_instance_get_next_pc(PvmInstance instance);
 
 /**
  * Sets the program counter where the next run starts. NULL: ignored, with a last error.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 void pvm_instance_set_pc(PvmInstance instance, uint32_t pc);
 
 /**
  * Prepares a call to `pc` by polkavm's default ABI: registers zeroed, RA = the return-to-host
  * address, SP = the stack top, next pc = `pc`. Gas is left as it is. 0 ok, -1 on a NULL handle.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 int32_t pvm_instance_prepare_call(PvmInstance instance, uint32_t pc);
 
 /**
  * Like `pvm_instance_prepare_call`, with `count` arguments (at most 9) placed in A0..A5, then
  * T0..T2. 0 ok, -1 on a NULL handle, NULL `args` with non-zero `count`, or too many arguments.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `args` is NULL or points to `count` readable `uint64_t` values.
  */
 int32_t pvm_instance_prepare_call_args(PvmInstance instance,
                                        uint32_t pc,
@@ -612,6 +669,9 @@ int32_t pvm_instance_prepare_call_args(PvmInstance instance,
  * Runs from the next program counter until the program stops; see `PVM_STATUS_*`. A host-side
  * failure (NULL handle, no call prepared, a sandbox error) returns `PVM_STATUS_PANIC` with the
  * reason in `pvm_last_error`.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 struct PvmResult pvm_instance_run(PvmInstance instance);
 
@@ -620,6 +680,10 @@ struct PvmResult pvm_instance_run(PvmInstance instance);
  * stopped (`*out` says why, as `pvm_instance_run` would), -1 when the run could not happen (NULL
  * handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then holds
  * `PVM_STATUS_PANIC`) with the reason in `pvm_last_error`.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `out` is NULL or points to a writable `PvmResult`.
  */
 int32_t pvm_instance_run_checked(PvmInstance instance, struct PvmResult *out);
 
@@ -644,18 +708,29 @@ int32_t pvm_instance_resume(PvmInstance instance,
 /**
  * Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
  * error if the last run did not fault, or on a NULL handle.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 uint32_t pvm_instance_fault_address(PvmInstance instance);
 
 /**
  * Copies `len` bytes of guest memory at `addr` into `buf`. 0 ok, -1 if any byte is not readable,
  * or on a NULL handle, or NULL `buf` with non-zero `len`.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `buf` is NULL or points to `len` writable bytes.
  */
 int32_t pvm_instance_read_memory(PvmInstance instance, uint32_t addr, uint8_t *buf, uint32_t len);
 
 /**
  * Copies `len` bytes from `data` into guest memory at `addr`. 0 ok, -1 if any byte is not
  * writable, or on a NULL handle, or NULL `data` with non-zero `len`.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `data` is NULL or points to `len` readable bytes.
  */
 int32_t pvm_instance_write_memory(PvmInstance instance,
                                   uint32_t addr,
@@ -666,11 +741,17 @@ int32_t pvm_instance_write_memory(PvmInstance instance,
  * Grows the heap by `size` bytes (not pages) exactly as polkavm's `sbrk` does, and returns its
  * result: the new top of the heap (`sbrk(0)` returns the current top). 0 on failure (the heap
  * cannot grow that far, dynamic paging, NULL handle).
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 uint32_t pvm_instance_sbrk(PvmInstance instance, uint32_t size);
 
 /**
  * Current heap size in bytes; 0 with a last error under dynamic paging or on a NULL handle.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 uint32_t pvm_instance_heap_size(PvmInstance instance);
 
@@ -687,6 +768,11 @@ struct PvmJamConfig pvm_jam_config_default(void);
  * opcode the instruction set does not know, panics at that pc. The engine must allow dynamic
  * paging. NULL on failure: NULL engine or config, NULL `code` with non-zero `len`, a malformed
  * blob, an unknown setting. Free with `pvm_module_free`; instantiate with `pvm_instance_new`.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine handle.
+ * `code` is NULL or points to `len` readable bytes.
+ * `config` is NULL or points to a readable `PvmJamConfig`.
  */
 PvmModule pvm_module_new_jam(PvmEngine engine,
                              const uint8_t *code,
@@ -698,6 +784,9 @@ PvmModule pvm_module_new_jam(PvmEngine engine,
  * pages), writable if `writable` is 1, read-only if 0 (read-only for host writes too: map
  * writable, write, then `pvm_instance_protect_pages`). Dynamic-paging modules only. 0 ok, -1 on
  * failure (not page-aligned, no dynamic paging, `writable` not 0 or 1, NULL handle).
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 int32_t pvm_instance_map_pages(PvmInstance instance,
                                uint32_t address,
@@ -708,6 +797,9 @@ int32_t pvm_instance_map_pages(PvmInstance instance,
  * Makes mapped pages at `address` covering `length` bytes read-only (`read_only` 1) or writable
  * again (`read_only` 0). Dynamic-paging modules only. 0 ok, -1 on failure (unmapped or unaligned
  * pages, no dynamic paging, `read_only` not 0 or 1, NULL handle).
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 int32_t pvm_instance_protect_pages(PvmInstance instance,
                                    uint32_t address,
@@ -717,6 +809,9 @@ int32_t pvm_instance_protect_pages(PvmInstance instance,
 /**
  * Unmaps the pages at `address` covering `length` bytes; accessing them faults again. Dynamic-paging
  * modules only. 0 ok, -1 on failure (no dynamic paging, NULL handle).
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 int32_t pvm_instance_free_pages(PvmInstance instance,
                                 uint32_t address,
@@ -727,6 +822,9 @@ int32_t pvm_instance_free_pages(PvmInstance instance,
  * trapped, faulted, ran out of gas, made the host call or stepped; after a halt, the instruction
  * that jumped to the halt address, known only for modules loaded with `halt_pc` or step tracing.
  * `PVM_PC_NONE` when unknown (before any run, an untracked halt) or on a NULL handle.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
  */
 uint32_t pvm_instance_get_graypaper_pc(PvmInstance instance);
 
@@ -740,6 +838,11 @@ struct PvmModuleConfig pvm_module_config_default(void);
  * Loads a PolkaVM program blob (`len` bytes at `blob`, copied) with the given settings. NULL on
  * failure: NULL engine or config, NULL blob with non-zero length, an empty, corrupt or truncated
  * blob, settings the engine cannot honour. Free with `pvm_module_free`.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine handle.
+ * `blob` is NULL or points to `len` readable bytes.
+ * `config` is NULL or points to a readable `PvmModuleConfig`.
  */
 PvmModule pvm_module_new_with_config(PvmEngine engine,
                                      const uint8_t *blob,
@@ -748,27 +851,45 @@ PvmModule pvm_module_new_with_config(PvmEngine engine,
 
 /**
  * Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_with_config`).
+ *
+ * # Safety
+ * `engine` is NULL or a live engine handle.
+ * `blob` is NULL or points to `len` readable bytes.
  */
 PvmModule pvm_module_new(PvmEngine engine, const uint8_t *blob, size_t len);
 
 /**
  * Like `pvm_module_new`, plus step tracing: every run stops with `PVM_STATUS_STEP` after each
  * instruction.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine handle.
+ * `blob` is NULL or points to `len` readable bytes.
  */
 PvmModule pvm_module_new_step(PvmEngine engine, const uint8_t *blob, size_t len);
 
 /**
  * Frees a module. Instances made from it stay usable. NULL is ignored.
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
+ * No other thread uses the handle during the call, and nobody uses it afterwards.
  */
 void pvm_module_free(PvmModule module);
 
 /**
  * The module's memory layout; all zero for a NULL or invalid handle.
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
  */
 struct PvmMemoryInfo pvm_module_memory_info(PvmModule module);
 
 /**
  * Number of exports; 0 for a NULL or invalid handle.
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
  */
 uint32_t pvm_module_exports_count(PvmModule module);
 
@@ -776,12 +897,19 @@ uint32_t pvm_module_exports_count(PvmModule module);
  * Copies at most `buf_len` bytes of export `index`'s name (not NUL-terminated) into `buf` and
  * returns the full name length. `buf` may be NULL when `buf_len` is 0 (to query the length).
  * -1 if there is no such export, or on a NULL handle, or NULL `buf` with non-zero `buf_len`.
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
+ * `buf` is NULL or points to `buf_len` writable bytes.
  */
 int32_t pvm_module_export_name(PvmModule module, uint32_t index, uint8_t *buf, uint32_t buf_len);
 
 /**
  * Program counter of export `index`; `PVM_PC_NONE` if there is no such export or the handle is
  * NULL.
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
  */
 uint32_t pvm_module_export_pc(PvmModule module, uint32_t index);
 
@@ -795,17 +923,28 @@ int64_t pvm_module_block_gas_cost(PvmModule module, uint32_t pc);
 /**
  * Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
  * NULL `name` with non-zero length).
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
+ * `name` is NULL or points to `name_len` readable bytes.
  */
 int32_t pvm_module_find_export(PvmModule module, const uint8_t *name, size_t name_len);
 
 /**
  * Number of imports (host functions the program may call: `ecalli N` calls import N); 0 for a
  * NULL or invalid handle.
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
  */
 uint32_t pvm_module_imports_count(PvmModule module);
 
 /**
  * Like `pvm_module_export_name`, for import `index`.
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
+ * `buf` is NULL or points to `buf_len` writable bytes.
  */
 int32_t pvm_module_import_name(PvmModule module, uint32_t index, uint8_t *buf, uint32_t buf_len);
 
@@ -814,6 +953,10 @@ int32_t pvm_module_import_name(PvmModule module, uint32_t index, uint8_t *buf, u
  * Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
  * (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
  * the memory is unreadable, or a pointer or handle is NULL.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `rgb` is NULL or points to `rgb_len` writable bytes.
  */
 int32_t pvm_instance_read_framebuffer_rgb24(PvmInstance instance,
                                             uint32_t fb_addr,

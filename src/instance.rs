@@ -111,6 +111,10 @@ pub struct Instance {
     /// interpreter traps there at once; its JIT can hang, so runs from it trap here instead.
     entry_inside_instruction: Option<u32>,
     trapped_at_entry: bool,
+    /// Set when a run failed on the host side with a call prepared: the JIT's sandbox worker died
+    /// (killed, out of memory, a seccomp violation) or polkavm lost track of it. The instance
+    /// cannot run again; this is the reason every later run, call or reset reports.
+    unusable: Option<String>,
 }
 
 fn memory_error(what: &str, address: u32, length: u32, error: polkavm::MemoryAccessError) -> Error {
@@ -125,7 +129,7 @@ impl Instance {
                 Error::new(ErrorKind::Setup, format!("failed to create an instance: {text}{}", userfaultfd_hint(&text)))
             })
         })?;
-        Ok(Instance { raw, module: module.clone(), last_fault: None, last_step_pc: None, entry_inside_instruction: None, trapped_at_entry: false })
+        Ok(Instance { raw, module: module.clone(), last_fault: None, last_step_pc: None, entry_inside_instruction: None, trapped_at_entry: false, unusable: None })
     }
 
     pub fn module(&self) -> &Module {
@@ -209,6 +213,7 @@ impl Instance {
     /// Sets up a call by polkavm's default ABI: all registers zeroed, RA the return-to-host
     /// address, SP the stack top, A0.. (then T0..T2) the arguments, next pc = `pc`.
     pub fn prepare_call(&mut self, pc: u32, args: &[u64]) -> Result<()> {
+        self.check_usable()?;
         if args.len() > MAX_ARGS {
             return Err(Error::invalid_argument(format!("too many arguments: {} (at most {MAX_ARGS})", args.len())));
         }
@@ -235,8 +240,8 @@ impl Instance {
     /// trip on the interpreter; hosts that do not need it at every stop use this.
     #[inline(always)]
     pub fn run_until_stop(&mut self) -> Result<(Status, u32, u32)> {
-        if self.entry_inside_instruction.is_some() {
-            return Ok(self.trap_at_entry());
+        if self.entry_inside_instruction.is_some() || self.unusable.is_some() {
+            return self.run_blocked();
         }
         // The hot path (a host-call round trip) adds nothing here but the mapping below; panics are
         // caught by the faces (the C ABI's guard, the UniFFI face's `run_core`).
@@ -259,9 +264,26 @@ impl Instance {
 
     #[cold]
     #[inline(never)]
-    fn trap_at_entry(&mut self) -> (Status, u32, u32) {
+    fn run_blocked(&mut self) -> Result<(Status, u32, u32)> {
+        self.check_usable()?;
         self.trapped_at_entry = true;
-        (Status::Panic, 0, 0)
+        Ok((Status::Panic, 0, 0))
+    }
+
+    /// Fails once a run has left the instance unusable (see [`Instance::is_usable`]).
+    fn check_usable(&self) -> Result<()> {
+        match &self.unusable {
+            None => Ok(()),
+            Some(reason) => Err(Error::new(
+                ErrorKind::WrongState,
+                format!("the instance is unusable since a run failed ({reason}); free it and create a new instance"),
+            )),
+        }
+    }
+
+    /// False once a run failed on the host side (its JIT worker died): only freeing it is left.
+    pub fn is_usable(&self) -> bool {
+        self.unusable.is_none()
     }
 
     /// Records a step's pc; where the steps are only there to track the halt pc, runs on past them.
@@ -284,12 +306,17 @@ impl Instance {
 
     #[cold]
     #[inline(never)]
-    fn run_error(&self, error: polkavm::Error) -> Error {
-        if self.raw.next_program_counter().is_none() {
-            Error::new(ErrorKind::WrongState, "cannot run: no call prepared (call prepare_call or set the next pc first)")
-        } else {
-            Error::new(ErrorKind::Setup, format!("run failed: {error}"))
+    fn run_error(&mut self, error: polkavm::Error) -> Error {
+        // polkavm fails a run either before it starts (no next pc) or in its backend ("execution
+        // failed: ..."), which with the JIT means the sandbox worker is gone or in an unknown state.
+        let text = error.to_string();
+        if !text.starts_with("execution failed") {
+            return Error::new(ErrorKind::WrongState, "cannot run: no call prepared (call prepare_call or set the next pc first)");
         }
+        let reason = text.strip_prefix("execution failed: ").unwrap_or(&text).to_owned();
+        let error = Error::new(ErrorKind::Setup, format!("run failed: {reason}; the instance is unusable, create a new one"));
+        self.unusable = Some(reason);
+        error
     }
 
     /// Prepares a call, sets the gas, and runs until the program stops for a reason other than
@@ -358,6 +385,7 @@ impl Instance {
 
     /// Memory back to the module's initial image, registers to zero.
     pub fn reset(&mut self) -> Result<()> {
+        self.check_usable()?;
         catch_panic("resetting", || {
             self.raw.reset_memory().map_err(|error| Error::new(ErrorKind::Memory, format!("reset failed: {error}")))
         })?;

@@ -51,10 +51,13 @@ fn engine_config(config: &PvmEngineConfig) -> Result<EngineConfig> {
 
 /// A new engine with the given settings, or NULL on failure (NULL `config`, an unknown value,
 /// a backend or sandbox this machine cannot provide). Free with `pvm_engine_free`.
+///
+/// # Safety
+/// `config` is NULL or points to a readable `PvmEngineConfig`.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_engine_new_with_config(config: *const PvmEngineConfig) -> PvmEngine {
     guard(std::ptr::null_mut(), || {
-        let config = config.as_ref().ok_or_else(|| Error::invalid_argument("config is NULL"))?;
+        let config = caller_value(config, "config")?;
         let engine = Engine::new(&engine_config(config)?)?;
         Ok(into_handle(ENGINE_TAG, engine))
     })
@@ -76,6 +79,9 @@ pub extern "C" fn pvm_engine_new_interpreter() -> PvmEngine {
 
 /// The backend the engine uses (`PVM_BACKEND_COMPILER` or `PVM_BACKEND_INTERPRETER`); 0 for a NULL
 /// or invalid handle.
+///
+/// # Safety
+/// `engine` is NULL or a live engine handle.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_engine_backend(engine: PvmEngine) -> u32 {
     guard(0, || {
@@ -87,6 +93,10 @@ pub unsafe extern "C" fn pvm_engine_backend(engine: PvmEngine) -> u32 {
 }
 
 /// Frees an engine. Modules and instances made from it stay usable. NULL is ignored.
+///
+/// # Safety
+/// `engine` is NULL or a live engine handle.
+/// No other thread uses the handle during the call, and nobody uses it afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_engine_free(engine: PvmEngine) {
     if !engine.is_null() {

@@ -4,6 +4,10 @@ use super::*;
 
 /// A new instance of `module` (the engine must be the one the module was loaded with), with
 /// gas 0 and no call prepared. NULL on failure. Free with `pvm_instance_free`.
+///
+/// # Safety
+/// `engine` is NULL or a live engine handle.
+/// `module` is NULL or a live module handle.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_new(engine: PvmEngine, module: PvmModule) -> PvmInstance {
     guard(std::ptr::null_mut(), || {
@@ -17,6 +21,10 @@ pub unsafe extern "C" fn pvm_instance_new(engine: PvmEngine, module: PvmModule) 
 }
 
 /// Frees an instance. NULL is ignored.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle, used by no other thread during the call and
+/// by nobody afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_free(instance: PvmInstance) {
     if !instance.is_null() {
@@ -26,12 +34,18 @@ pub unsafe extern "C" fn pvm_instance_free(instance: PvmInstance) {
 
 /// Memory back to the module's initial image, registers to zero. Sets the last error on failure
 /// (NULL or invalid handle).
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_reset(instance: PvmInstance) {
     guard((), || instance_arg(instance)?.reset())
 }
 
 /// Sets the gas available to the next run. NULL: ignored, with a last error.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_set_gas(instance: PvmInstance, gas: i64) {
     guard((), || {
@@ -41,12 +55,18 @@ pub unsafe extern "C" fn pvm_instance_set_gas(instance: PvmInstance, gas: i64) {
 }
 
 /// Gas left; 0 for a NULL or invalid handle.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_get_gas(instance: PvmInstance) -> i64 {
     guard(0, || Ok(instance_arg(instance)?.gas()))
 }
 
 /// Sets register `reg` (0..12, `PVM_REG_*`). Out of range or NULL: ignored, with a last error.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_set_reg(instance: PvmInstance, reg: u32, value: u64) {
     guard((), || {
@@ -57,6 +77,9 @@ pub unsafe extern "C" fn pvm_instance_set_reg(instance: PvmInstance, reg: u32, v
 }
 
 /// Register `reg` (0..12, `PVM_REG_*`); 0 with a last error if out of range or NULL.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_get_reg(instance: PvmInstance, reg: u32) -> u64 {
     guard(0, || {
@@ -67,6 +90,10 @@ pub unsafe extern "C" fn pvm_instance_get_reg(instance: PvmInstance, reg: u32) -
 
 /// Copies all 13 registers into `out` (`PVM_REG_COUNT` values, indexed by `PVM_REG_*`).
 /// 0 ok, -1 on NULL handle or NULL `out`.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
+/// `out` is NULL or points to `PVM_REG_COUNT` writable `uint64_t` values.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_get_regs(instance: PvmInstance, out: *mut u64) -> i32 {
     guard(-1, || {
@@ -74,18 +101,22 @@ pub unsafe extern "C" fn pvm_instance_get_regs(instance: PvmInstance, out: *mut 
         if out.is_null() {
             return Err(Error::invalid_argument("out is NULL"));
         }
-        std::ptr::copy_nonoverlapping(instance.regs().as_ptr(), out, REG_COUNT);
+        caller_slice_mut(out, REG_COUNT, "out")?.copy_from_slice(&instance.regs());
         Ok(0)
     })
 }
 
 /// Sets all 13 registers from `values` (`PVM_REG_COUNT` values). 0 ok, -1 on NULL handle or NULL
 /// `values`.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
+/// `values` is NULL or points to `PVM_REG_COUNT` readable `uint64_t` values.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_set_regs(instance: PvmInstance, values: *const u64) -> i32 {
     guard(-1, || {
         let instance = instance_arg(instance)?;
-        let values = values.cast::<[u64; REG_COUNT]>().as_ref().ok_or_else(|| Error::invalid_argument("values is NULL"))?;
+        let values = caller_value(values.cast::<[u64; REG_COUNT]>(), "values")?;
         instance.set_regs(values);
         Ok(0)
     })
@@ -93,6 +124,9 @@ pub unsafe extern "C" fn pvm_instance_set_regs(instance: PvmInstance, values: *c
 
 /// Program counter of the instruction where the last run stopped (the `ecalli`, the trapping
 /// instruction...); `PVM_PC_NONE` if there is none (e.g. after a halt) or on a NULL handle.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_get_pc(instance: PvmInstance) -> u32 {
     guard(PVM_PC_NONE, || Ok(instance_arg(instance)?.pc().unwrap_or(PVM_PC_NONE)))
@@ -100,12 +134,18 @@ pub unsafe extern "C" fn pvm_instance_get_pc(instance: PvmInstance) -> u32 {
 
 /// Where the next run starts; `PVM_PC_NONE` if nowhere (no call prepared, or the program halted
 /// or trapped) or on a NULL handle.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_get_next_pc(instance: PvmInstance) -> u32 {
     guard(PVM_PC_NONE, || Ok(instance_arg(instance)?.next_pc().unwrap_or(PVM_PC_NONE)))
 }
 
 /// Sets the program counter where the next run starts. NULL: ignored, with a last error.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_set_pc(instance: PvmInstance, pc: u32) {
     guard((), || {
@@ -116,6 +156,9 @@ pub unsafe extern "C" fn pvm_instance_set_pc(instance: PvmInstance, pc: u32) {
 
 /// Prepares a call to `pc` by polkavm's default ABI: registers zeroed, RA = the return-to-host
 /// address, SP = the stack top, next pc = `pc`. Gas is left as it is. 0 ok, -1 on a NULL handle.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_prepare_call(instance: PvmInstance, pc: u32) -> i32 {
     pvm_instance_prepare_call_args(instance, pc, std::ptr::null(), 0)
@@ -123,6 +166,10 @@ pub unsafe extern "C" fn pvm_instance_prepare_call(instance: PvmInstance, pc: u3
 
 /// Like `pvm_instance_prepare_call`, with `count` arguments (at most 9) placed in A0..A5, then
 /// T0..T2. 0 ok, -1 on a NULL handle, NULL `args` with non-zero `count`, or too many arguments.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
+/// `args` is NULL or points to `count` readable `uint64_t` values.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_prepare_call_args(
     instance: PvmInstance,
@@ -135,13 +182,10 @@ pub unsafe extern "C" fn pvm_instance_prepare_call_args(
         if count as usize > MAX_ARGS {
             return Err(Error::invalid_argument(format!("too many arguments: {count} (at most {MAX_ARGS})")));
         }
-        let args = if count == 0 {
-            &[][..]
-        } else if args.is_null() {
+        if args.is_null() && count != 0 {
             return Err(Error::invalid_argument(format!("args is NULL but count is {count}")));
-        } else {
-            std::slice::from_raw_parts(args, count as usize)
-        };
+        }
+        let args = caller_slice(args, count as usize, "args")?;
         instance.prepare_call(pc, args)?;
         Ok(0)
     })
@@ -150,6 +194,9 @@ pub unsafe extern "C" fn pvm_instance_prepare_call_args(
 /// Runs from the next program counter until the program stops; see `PVM_STATUS_*`. A host-side
 /// failure (NULL handle, no call prepared, a sandbox error) returns `PVM_STATUS_PANIC` with the
 /// reason in `pvm_last_error`.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_run(instance: PvmInstance) -> PvmResult {
     guard(HOST_FAILURE, || Ok(instance_arg(instance)?.run()?.into()))
@@ -167,14 +214,18 @@ impl From<RunResult> for PvmResult {
 /// stopped (`*out` says why, as `pvm_instance_run` would), -1 when the run could not happen (NULL
 /// handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then holds
 /// `PVM_STATUS_PANIC`) with the reason in `pvm_last_error`.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
+/// `out` is NULL or points to a writable `PvmResult`.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_run_checked(instance: PvmInstance, out: *mut PvmResult) -> i32 {
-    if let Some(out) = out.as_mut() {
+    if !out.is_null() {
         *out = HOST_FAILURE;
     }
     guard(-1, || {
         let instance = instance_arg(instance)?;
-        let out = out.as_mut().ok_or_else(|| Error::invalid_argument("out is NULL"))?;
+        let out = caller_value_mut(out, "out")?;
         *out = instance.run()?.into();
         Ok(0)
     })
@@ -208,6 +259,9 @@ pub unsafe extern "C" fn pvm_instance_resume(instance: PvmInstance, reg: u32, va
 
 /// Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
 /// error if the last run did not fault, or on a NULL handle.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_fault_address(instance: PvmInstance) -> u32 {
     guard(0, || {
@@ -219,22 +273,30 @@ pub unsafe extern "C" fn pvm_instance_fault_address(instance: PvmInstance) -> u3
 
 /// Copies `len` bytes of guest memory at `addr` into `buf`. 0 ok, -1 if any byte is not readable,
 /// or on a NULL handle, or NULL `buf` with non-zero `len`.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
+/// `buf` is NULL or points to `len` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_read_memory(instance: PvmInstance, addr: u32, buf: *mut u8, len: u32) -> i32 {
     guard(-1, || {
         let instance = instance_arg(instance)?;
-        instance.read_memory_into(addr, bytes_mut(buf, len as usize, "buf")?)?;
+        instance.read_memory_into(addr, caller_slice_mut(buf, len as usize, "buf")?)?;
         Ok(0)
     })
 }
 
 /// Copies `len` bytes from `data` into guest memory at `addr`. 0 ok, -1 if any byte is not
 /// writable, or on a NULL handle, or NULL `data` with non-zero `len`.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
+/// `data` is NULL or points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_write_memory(instance: PvmInstance, addr: u32, data: *const u8, len: u32) -> i32 {
     guard(-1, || {
         let instance = instance_arg(instance)?;
-        instance.write_memory(addr, bytes(data, len as usize, "data")?)?;
+        instance.write_memory(addr, caller_slice(data, len as usize, "data")?)?;
         Ok(0)
     })
 }
@@ -242,12 +304,18 @@ pub unsafe extern "C" fn pvm_instance_write_memory(instance: PvmInstance, addr: 
 /// Grows the heap by `size` bytes (not pages) exactly as polkavm's `sbrk` does, and returns its
 /// result: the new top of the heap (`sbrk(0)` returns the current top). 0 on failure (the heap
 /// cannot grow that far, dynamic paging, NULL handle).
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_sbrk(instance: PvmInstance, size: u32) -> u32 {
     guard(0, || instance_arg(instance)?.sbrk(size))
 }
 
 /// Current heap size in bytes; 0 with a last error under dynamic paging or on a NULL handle.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_heap_size(instance: PvmInstance) -> u32 {
     guard(0, || instance_arg(instance)?.heap_size())

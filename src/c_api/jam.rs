@@ -94,6 +94,11 @@ fn jam_config(config: &PvmJamConfig) -> Result<JamConfig> {
 /// opcode the instruction set does not know, panics at that pc. The engine must allow dynamic
 /// paging. NULL on failure: NULL engine or config, NULL `code` with non-zero `len`, a malformed
 /// blob, an unknown setting. Free with `pvm_module_free`; instantiate with `pvm_instance_new`.
+///
+/// # Safety
+/// `engine` is NULL or a live engine handle.
+/// `code` is NULL or points to `len` readable bytes.
+/// `config` is NULL or points to a readable `PvmJamConfig`.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_new_jam(
     engine: PvmEngine,
@@ -103,8 +108,8 @@ pub unsafe extern "C" fn pvm_module_new_jam(
 ) -> PvmModule {
     guard(std::ptr::null_mut(), || {
         let engine = engine_arg(engine)?;
-        let config = config.as_ref().ok_or_else(|| Error::invalid_argument("config is NULL"))?;
-        let module = Module::from_jam_code(engine, bytes(code, len, "code")?, &jam_config(config)?)?;
+        let config = caller_value(config, "config")?;
+        let module = Module::from_jam_code(engine, caller_slice(code, len, "code")?, &jam_config(config)?)?;
         Ok(into_handle(MODULE_TAG, module))
     })
 }
@@ -113,6 +118,9 @@ pub unsafe extern "C" fn pvm_module_new_jam(
 /// pages), writable if `writable` is 1, read-only if 0 (read-only for host writes too: map
 /// writable, write, then `pvm_instance_protect_pages`). Dynamic-paging modules only. 0 ok, -1 on
 /// failure (not page-aligned, no dynamic paging, `writable` not 0 or 1, NULL handle).
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_map_pages(instance: PvmInstance, address: u32, length: u32, writable: u32) -> i32 {
     guard(-1, || {
@@ -125,6 +133,9 @@ pub unsafe extern "C" fn pvm_instance_map_pages(instance: PvmInstance, address: 
 /// Makes mapped pages at `address` covering `length` bytes read-only (`read_only` 1) or writable
 /// again (`read_only` 0). Dynamic-paging modules only. 0 ok, -1 on failure (unmapped or unaligned
 /// pages, no dynamic paging, `read_only` not 0 or 1, NULL handle).
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_protect_pages(instance: PvmInstance, address: u32, length: u32, read_only: u32) -> i32 {
     guard(-1, || {
@@ -136,6 +147,9 @@ pub unsafe extern "C" fn pvm_instance_protect_pages(instance: PvmInstance, addre
 
 /// Unmaps the pages at `address` covering `length` bytes; accessing them faults again. Dynamic-paging
 /// modules only. 0 ok, -1 on failure (no dynamic paging, NULL handle).
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_free_pages(instance: PvmInstance, address: u32, length: u32) -> i32 {
     guard(-1, || {
@@ -148,6 +162,9 @@ pub unsafe extern "C" fn pvm_instance_free_pages(instance: PvmInstance, address:
 /// trapped, faulted, ran out of gas, made the host call or stepped; after a halt, the instruction
 /// that jumped to the halt address, known only for modules loaded with `halt_pc` or step tracing.
 /// `PVM_PC_NONE` when unknown (before any run, an untracked halt) or on a NULL handle.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_get_graypaper_pc(instance: PvmInstance) -> u32 {
     guard(PVM_PC_NONE, || Ok(instance_arg(instance)?.graypaper_pc().unwrap_or(PVM_PC_NONE)))

@@ -274,13 +274,37 @@ fn into_handle<T, H>(tag: u64, value: T) -> *mut H {
     Box::into_raw(Box::new(Handle { tag, value })).cast()
 }
 
+/// The handle behind `handle` once its tag says it holds a live `T`. Only the tag is read: no
+/// reference to the value is made here, so callers choose between shared and exclusive access.
+///
+/// # Safety
+/// `handle` is NULL or points to memory that holds a `Handle<T>` or once held one (a freed handle
+/// still reads, through its tag, as not live only while its memory is not reused).
 #[inline(always)]
-unsafe fn handle_ref<'a, T, H>(handle: *mut H, tag: u64, what: &str) -> Result<&'a mut T> {
+unsafe fn live_handle<T, H>(handle: *mut H, tag: u64, what: &str) -> Result<*mut Handle<T>> {
     let handle = handle.cast::<Handle<T>>();
     if handle.is_null() || (*handle).tag != tag {
         return Err(bad_handle(handle.is_null(), what));
     }
-    Ok(&mut (*handle).value)
+    Ok(handle)
+}
+
+/// Engines and modules may be used by several threads at once: they are only ever lent shared.
+///
+/// # Safety
+/// As [`live_handle`], and the handle is not freed while the reference lives.
+#[inline(always)]
+unsafe fn shared_handle<'a, T, H>(handle: *mut H, tag: u64, what: &str) -> Result<&'a T> {
+    Ok(&(*live_handle::<T, H>(handle, tag, what)?).value)
+}
+
+/// An instance is used by one thread at a time (the header's rule): it is lent exclusively.
+///
+/// # Safety
+/// As [`live_handle`], and no other reference to the value lives at the same time.
+#[inline(always)]
+unsafe fn exclusive_handle<'a, T, H>(handle: *mut H, tag: u64, what: &str) -> Result<&'a mut T> {
+    Ok(&mut (*live_handle::<T, H>(handle, tag, what)?).value)
 }
 
 // Error paths stay out of line so that the checks on the hot path (registers, gas, run) cost a
@@ -295,27 +319,39 @@ fn bad_handle(is_null: bool, what: &str) -> Error {
     }
 }
 
+/// # Safety
+/// As [`exclusive_handle`]; the handle is not used again.
 unsafe fn free_handle<T, H>(handle: *mut H, tag: u64, what: &str) -> Result<()> {
-    handle_ref::<T, H>(handle, tag, what)?;
-    let mut boxed = Box::from_raw(handle.cast::<Handle<T>>());
+    let mut boxed = Box::from_raw(live_handle::<T, H>(handle, tag, what)?);
     boxed.tag = FREED_TAG;
     drop(boxed);
     Ok(())
 }
 
-unsafe fn engine_arg<'a>(handle: PvmEngine) -> Result<&'a mut Engine> {
-    handle_ref(handle, ENGINE_TAG, "engine")
+/// # Safety
+/// `handle` is NULL or a live engine handle.
+unsafe fn engine_arg<'a>(handle: PvmEngine) -> Result<&'a Engine> {
+    shared_handle(handle, ENGINE_TAG, "engine")
 }
 
-unsafe fn module_arg<'a>(handle: PvmModule) -> Result<&'a mut Module> {
-    handle_ref(handle, MODULE_TAG, "module")
+/// # Safety
+/// `handle` is NULL or a live module handle.
+unsafe fn module_arg<'a>(handle: PvmModule) -> Result<&'a Module> {
+    shared_handle(handle, MODULE_TAG, "module")
 }
 
+/// # Safety
+/// `handle` is NULL or an instance handle not yet freed, which no other thread uses meanwhile.
 unsafe fn instance_arg<'a>(handle: PvmInstance) -> Result<&'a mut Instance> {
-    handle_ref(handle, INSTANCE_TAG, "instance")
+    exclusive_handle(handle, INSTANCE_TAG, "instance")
 }
 
-unsafe fn bytes<'a>(data: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
+/// Every read of the caller's memory goes through here: `len` values at `data`, which may be
+/// NULL only when `len` is 0.
+///
+/// # Safety
+/// `data` is NULL or points to `len` initialised values that nobody writes while the slice lives.
+unsafe fn caller_slice<'a, T>(data: *const T, len: usize, what: &str) -> Result<&'a [T]> {
     if len == 0 {
         Ok(&[])
     } else if data.is_null() {
@@ -325,7 +361,24 @@ unsafe fn bytes<'a>(data: *const u8, len: usize, what: &str) -> Result<&'a [u8]>
     }
 }
 
-unsafe fn bytes_mut<'a>(data: *mut u8, len: usize, what: &str) -> Result<&'a mut [u8]> {
+/// One value the caller passed by pointer (a config struct, a register array).
+///
+/// # Safety
+/// As [`caller_slice`] with a length of 1.
+unsafe fn caller_value<'a, T>(value: *const T, what: &str) -> Result<&'a T> {
+    if value.is_null() {
+        return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    Ok(&caller_slice(value, 1, what)?[0])
+}
+
+/// Every write to the caller's memory goes through here: `len` values at `data`, which may be
+/// NULL only when `len` is 0.
+///
+/// # Safety
+/// `data` is NULL or points to `len` writable values that nobody else accesses while the slice
+/// lives.
+unsafe fn caller_slice_mut<'a, T>(data: *mut T, len: usize, what: &str) -> Result<&'a mut [T]> {
     if len == 0 {
         Ok(&mut [])
     } else if data.is_null() {
@@ -333,6 +386,17 @@ unsafe fn bytes_mut<'a>(data: *mut u8, len: usize, what: &str) -> Result<&'a mut
     } else {
         Ok(std::slice::from_raw_parts_mut(data, len))
     }
+}
+
+/// One value the caller receives through a pointer (an out-parameter).
+///
+/// # Safety
+/// As [`caller_slice_mut`] with a length of 1.
+unsafe fn caller_value_mut<'a, T>(value: *mut T, what: &str) -> Result<&'a mut T> {
+    if value.is_null() {
+        return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    Ok(&mut caller_slice_mut(value, 1, what)?[0])
 }
 
 /// This thread's last failure: its `PVM_ERROR_*` kind and its message.
@@ -393,8 +457,12 @@ fn nth<'a, T>(items: &'a [T], index: u32, what: &str) -> Result<&'a T> {
         .ok_or_else(|| Error::invalid_argument(format!("{what} {index} out of range (the module has {})", items.len())))
 }
 
-fn copy_name(name: &[u8], buf: *mut u8, buf_len: u32) -> Result<i32> {
-    let out = unsafe { bytes_mut(buf, buf_len as usize, "buf")? };
+/// Copies as much of `name` as fits into `buf` (no NUL added); returns the full length.
+///
+/// # Safety
+/// As [`caller_slice_mut`] for `buf_len` bytes at `buf`.
+unsafe fn copy_name(name: &[u8], buf: *mut u8, buf_len: u32) -> Result<i32> {
+    let out = caller_slice_mut(buf, buf_len as usize, "buf")?;
     let count = name.len().min(out.len());
     out[..count].copy_from_slice(&name[..count]);
     Ok(name.len() as i32)

@@ -58,6 +58,11 @@ fn module_config(config: &PvmModuleConfig) -> Result<ModuleConfig> {
 /// Loads a PolkaVM program blob (`len` bytes at `blob`, copied) with the given settings. NULL on
 /// failure: NULL engine or config, NULL blob with non-zero length, an empty, corrupt or truncated
 /// blob, settings the engine cannot honour. Free with `pvm_module_free`.
+///
+/// # Safety
+/// `engine` is NULL or a live engine handle.
+/// `blob` is NULL or points to `len` readable bytes.
+/// `config` is NULL or points to a readable `PvmModuleConfig`.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_new_with_config(
     engine: PvmEngine,
@@ -67,13 +72,17 @@ pub unsafe extern "C" fn pvm_module_new_with_config(
 ) -> PvmModule {
     guard(std::ptr::null_mut(), || {
         let engine = engine_arg(engine)?;
-        let config = config.as_ref().ok_or_else(|| Error::invalid_argument("config is NULL"))?;
-        let module = Module::new(engine, bytes(blob, len, "blob")?, &module_config(config)?)?;
+        let config = caller_value(config, "config")?;
+        let module = Module::new(engine, caller_slice(blob, len, "blob")?, &module_config(config)?)?;
         Ok(into_handle(MODULE_TAG, module))
     })
 }
 
 /// Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_with_config`).
+///
+/// # Safety
+/// `engine` is NULL or a live engine handle.
+/// `blob` is NULL or points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_new(engine: PvmEngine, blob: *const u8, len: usize) -> PvmModule {
     pvm_module_new_with_config(engine, blob, len, &pvm_module_config_default())
@@ -81,6 +90,10 @@ pub unsafe extern "C" fn pvm_module_new(engine: PvmEngine, blob: *const u8, len:
 
 /// Like `pvm_module_new`, plus step tracing: every run stops with `PVM_STATUS_STEP` after each
 /// instruction.
+///
+/// # Safety
+/// `engine` is NULL or a live engine handle.
+/// `blob` is NULL or points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_new_step(engine: PvmEngine, blob: *const u8, len: usize) -> PvmModule {
     let config = PvmModuleConfig { step_tracing: 1, ..pvm_module_config_default() };
@@ -88,6 +101,10 @@ pub unsafe extern "C" fn pvm_module_new_step(engine: PvmEngine, blob: *const u8,
 }
 
 /// Frees a module. Instances made from it stay usable. NULL is ignored.
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
+/// No other thread uses the handle during the call, and nobody uses it afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_free(module: PvmModule) {
     if !module.is_null() {
@@ -96,6 +113,9 @@ pub unsafe extern "C" fn pvm_module_free(module: PvmModule) {
 }
 
 /// The module's memory layout; all zero for a NULL or invalid handle.
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_memory_info(module: PvmModule) -> PvmMemoryInfo {
     guard(PvmMemoryInfo::default(), || {
@@ -113,6 +133,9 @@ pub unsafe extern "C" fn pvm_module_memory_info(module: PvmModule) -> PvmMemoryI
 }
 
 /// Number of exports; 0 for a NULL or invalid handle.
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_exports_count(module: PvmModule) -> u32 {
     guard(0, || Ok(module_arg(module)?.exports().len() as u32))
@@ -121,6 +144,10 @@ pub unsafe extern "C" fn pvm_module_exports_count(module: PvmModule) -> u32 {
 /// Copies at most `buf_len` bytes of export `index`'s name (not NUL-terminated) into `buf` and
 /// returns the full name length. `buf` may be NULL when `buf_len` is 0 (to query the length).
 /// -1 if there is no such export, or on a NULL handle, or NULL `buf` with non-zero `buf_len`.
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
+/// `buf` is NULL or points to `buf_len` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_export_name(module: PvmModule, index: u32, buf: *mut u8, buf_len: u32) -> i32 {
     guard(-1, || {
@@ -132,6 +159,9 @@ pub unsafe extern "C" fn pvm_module_export_name(module: PvmModule, index: u32, b
 
 /// Program counter of export `index`; `PVM_PC_NONE` if there is no such export or the handle is
 /// NULL.
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_export_pc(module: PvmModule, index: u32) -> u32 {
     guard(PVM_PC_NONE, || {
@@ -155,11 +185,15 @@ pub unsafe extern "C" fn pvm_module_block_gas_cost(module: PvmModule, pc: u32) -
 
 /// Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
 /// NULL `name` with non-zero length).
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
+/// `name` is NULL or points to `name_len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_find_export(module: PvmModule, name: *const u8, name_len: usize) -> i32 {
     guard(-1, || {
         let module = module_arg(module)?;
-        let name = bytes(name, name_len, "name")?;
+        let name = caller_slice(name, name_len, "name")?;
         module.exports().iter().position(|export| export.name == name).map(|index| index as i32).ok_or_else(|| {
             Error::invalid_argument(format!("no export named \"{}\"", String::from_utf8_lossy(name)))
         })
@@ -168,12 +202,19 @@ pub unsafe extern "C" fn pvm_module_find_export(module: PvmModule, name: *const 
 
 /// Number of imports (host functions the program may call: `ecalli N` calls import N); 0 for a
 /// NULL or invalid handle.
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_imports_count(module: PvmModule) -> u32 {
     guard(0, || Ok(module_arg(module)?.imports().len() as u32))
 }
 
 /// Like `pvm_module_export_name`, for import `index`.
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
+/// `buf` is NULL or points to `buf_len` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_import_name(module: PvmModule, index: u32, buf: *mut u8, buf_len: u32) -> i32 {
     guard(-1, || {

@@ -1,12 +1,17 @@
 /* The pvm_* C ABI through the real shared library: every function, every status on both
  * backends, and every kind of bad input. Usage: c_abi_test PROGRAMS_DIR
  * (PROGRAMS_DIR holds test_program.polkavm, assembled from tests/programs by `make programs`). */
+#define _POSIX_C_SOURCE 200809L /* kill, nanosleep, clock_gettime */
 #include "polkavm_ffi.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static int check_failures;
 static int checks_run;
@@ -691,6 +696,155 @@ struct test {
     void (*run_backend)(uint32_t);
 };
 
+/* --- A JIT worker process that dies (killed, OOM, seccomp) ---------------------------------- */
+
+/* The state letter and parent of process `pid` from /proc/PID/stat; 0 if it is gone. */
+static char process_state(long pid, long *parent) {
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *file = fopen(path, "r");
+    if (!file) return 0;
+    size_t len = fread(stat, 1, sizeof stat - 1, file);
+    fclose(file);
+    stat[len] = 0;
+    char state = 0;
+    const char *after_name = strrchr(stat, ')');
+    if (!after_name || sscanf(after_name + 1, " %c %ld", &state, parent) != 2) return 0;
+    return state;
+}
+
+/* This process's children (the JIT's sandbox workers; zombies included), at most `max`. */
+static int child_processes(long *pids, int max) {
+    DIR *proc = opendir("/proc");
+    int count = 0;
+    struct dirent *entry;
+    while (proc && (entry = readdir(proc)) != NULL) {
+        long pid = strtol(entry->d_name, NULL, 10), parent = 0;
+        if (pid > 0 && process_state(pid, &parent) && parent == (long)getpid() && count < max) pids[count++] = pid;
+    }
+    if (proc) closedir(proc);
+    return count;
+}
+
+static int open_fds(void) {
+    DIR *fds = opendir("/proc/self/fd");
+    int count = 0;
+    while (fds && readdir(fds)) count++;
+    if (fds) closedir(fds);
+    return count;
+}
+
+/* A new JIT instance and the pid of its worker (the engine keeps no idle workers). */
+static PvmInstance instance_with_worker(PvmEngine engine, PvmModule module, long *worker) {
+    long before[64], after[64];
+    int before_count = child_processes(before, 64);
+    PvmInstance instance = pvm_instance_new(engine, module);
+    int after_count = child_processes(after, 64);
+    *worker = 0;
+    for (int i = 0; i < after_count; i++) {
+        int seen = 0;
+        for (int j = 0; j < before_count; j++) seen |= after[i] == before[j];
+        if (!seen) *worker = after[i];
+    }
+    return instance;
+}
+
+static double seconds_since(const struct timespec *start) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+struct killer {
+    long pid;
+    struct timespec killed_at;
+};
+
+static void *kill_after_200ms(void *arg) {
+    struct killer *killer = arg;
+    struct timespec delay = {0, 200 * 1000 * 1000};
+    nanosleep(&delay, NULL);
+    kill((pid_t)killer->pid, SIGKILL);
+    clock_gettime(CLOCK_MONOTONIC, &killer->killed_at);
+    return NULL;
+}
+
+static void kill_and_wait(long pid) {
+    long parent;
+    kill((pid_t)pid, SIGKILL);
+    for (int i = 0; i < 5000 && process_state(pid, &parent) != 'Z' && process_state(pid, &parent) != 0; i++) {
+        struct timespec millisecond = {0, 1000 * 1000};
+        nanosleep(&millisecond, NULL);
+    }
+}
+
+/* polkavm 0.37 alone spins forever in pvm_instance_run here. */
+static void test_dead_worker(void) {
+    if (backend_count == 1) {
+        printf("dead_worker: JIT only, not run with PVM_TEST_INTERPRETER_ONLY\n");
+        return;
+    }
+    PvmEngineConfig config = pvm_engine_config_default();
+    config.backend = PVM_BACKEND_COMPILER;
+    config.worker_count = 0;
+    PvmEngine engine = pvm_engine_new_with_config(&config);
+    PvmModule module = pvm_module_new(engine, program, program_len);
+    CHECK(engine && module);
+    long children[64];
+    int fds = open_fds(), processes = child_processes(children, 64);
+
+    /* Killed mid-run, through pvm_instance_run and pvm_instance_run_checked. */
+    for (int checked = 0; checked < 2; checked++) {
+        struct killer killer = {0, {0, 0}};
+        PvmInstance instance = instance_with_worker(engine, module, &killer.pid);
+        CHECK(instance && killer.pid > 0);
+        CHECK(pvm_instance_prepare_call(instance, export_pc(module, "spin")) == 0);
+        pvm_instance_set_gas(instance, INT64_MAX / 2);
+        pthread_t thread;
+        pthread_create(&thread, NULL, kill_after_200ms, &killer);
+        PvmResult result = {99, 0, 0};
+        if (checked) {
+            CHECK(pvm_instance_run_checked(instance, &result) == -1);
+        } else {
+            result = pvm_instance_run(instance);
+        }
+        pthread_join(thread, NULL);
+        CHECK(result.status == PVM_STATUS_PANIC);
+        CHECK(seconds_since(&killer.killed_at) < 1.5);
+        CHECK_ERROR_CONTAINS("run failed: worker process unexpectedly quit");
+        CHECK_ERROR_CONTAINS("SIGKILL");
+        CHECK(pvm_instance_run(instance).status == PVM_STATUS_PANIC);
+        CHECK_ERROR_CONTAINS("the instance is unusable since a run failed");
+        CHECK(pvm_instance_prepare_call(instance, export_pc(module, "add")) == -1);
+        CHECK_ERROR_CONTAINS("the instance is unusable");
+        pvm_instance_free(instance);
+    }
+
+    /* Killed while the host handles a host call: the resumed run fails. */
+    long worker = 0;
+    PvmInstance instance = instance_with_worker(engine, module, &worker);
+    CHECK(pvm_instance_prepare_call(instance, export_pc(module, "host")) == 0);
+    pvm_instance_set_gas(instance, 1000000);
+    CHECK(pvm_instance_run(instance).status == PVM_STATUS_HOST);
+    kill_and_wait(worker);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    CHECK(pvm_instance_run(instance).status == PVM_STATUS_PANIC);
+    CHECK(seconds_since(&start) < 1.5);
+    CHECK_ERROR_CONTAINS("SIGKILL");
+    pvm_instance_free(instance);
+
+    /* The engine goes on, and nothing is left behind. */
+    instance = pvm_instance_new(engine, module);
+    CHECK(call(instance, module, "add", 2, 3).status == PVM_STATUS_HALT);
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 5);
+    pvm_instance_free(instance);
+    CHECK(child_processes(children, 64) == processes);
+    CHECK(open_fds() == fds);
+    pvm_module_free(module);
+    pvm_engine_free(engine);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s PROGRAMS_DIR\n", argv[0]);
@@ -725,6 +879,7 @@ int main(int argc, char **argv) {
         {"memory", NULL, test_memory},
         {"free_in_any_order", NULL, test_free_in_any_order},
         {"threads_share_engine_and_module", NULL, test_threads_share_engine_and_module},
+        {"dead_worker", test_dead_worker, NULL},
     };
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

@@ -3,9 +3,14 @@
 The same tests exist for Kotlin (bindings/kotlin/src/test) and Swift (bindings/swift/Tests).
 """
 
+import gc
 import json
+import os
 import pathlib
+import signal
 import sysconfig
+import threading
+import time
 import typing
 
 import pytest
@@ -344,3 +349,74 @@ def test_the_jam_default_gives_graypaper_0_8_0_gas_and_naive_is_selectable(blob)
     assert Module.new_jam(naive_engine, bytes(vector["program"])).cost_model() == CostModel.FULL_L2_HIT
     assert Module(naive_engine, blob).cost_model() == CostModel.NAIVE, "a module without a choice takes the engine's"
     assert Module(naive_engine, blob, ModuleConfig(cost_model=CostModel.FULL_L3_HIT)).cost_model() == CostModel.FULL_L3_HIT
+
+
+def _children() -> set[int]:
+    """This process's children (the JIT's sandbox workers), zombies included."""
+    me, pids = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = pathlib.Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                pids.add(int(entry))
+    return pids
+
+
+def _jit_instance_and_worker(blob: bytes) -> tuple[Module, Instance, int]:
+    """A JIT instance and its worker's pid (the engine keeps no idle workers)."""
+    module = Module(Engine(EngineConfig(backend=Backend.COMPILER, worker_count=0)), blob, ModuleConfig())
+    before = _children()
+    vm = Instance(module)
+    (worker,) = _children() - before
+    return module, vm, worker
+
+
+def test_a_dead_jit_worker_raises_within_a_second_and_leaves_the_engine_working(blob):
+    fds, processes = len(os.listdir("/proc/self/fd")), _children()
+    module, vm, worker = _jit_instance_and_worker(blob)
+    vm.prepare_call_export("spin", [])
+    vm.set_gas(2**62)
+    killed_at = []
+
+    def kill():
+        os.kill(worker, signal.SIGKILL)
+        killed_at.append(time.monotonic())
+
+    killer = threading.Timer(0.2, kill)
+    killer.start()
+    with pytest.raises(PvmError.Setup, match=r"^run failed: worker process unexpectedly quit.*SIGKILL.*unusable"):
+        vm.run()
+    killer.join()
+    assert time.monotonic() - killed_at[0] < 1.5
+    for attempt in (vm.run, vm.reset, lambda: vm.prepare_call_export("add", [1, 2])):
+        with pytest.raises(PvmError.WrongState, match=r"^the instance is unusable since a run failed \(.*SIGKILL"):
+            attempt()
+    fresh = Instance(module)
+    assert fresh.call("add", [2, 3], Recorder(), GAS).regs[Reg.A0.value] == 5
+    del vm, fresh, module
+    gc.collect()
+    assert _children() == processes
+    assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_a_jit_worker_killed_in_a_host_call_fails_the_call(blob):
+    _, vm, worker = _jit_instance_and_worker(blob)
+
+    class Killer(HostHandler):
+        def on_host_call(self, number, instance):
+            os.kill(worker, signal.SIGKILL)
+            while pathlib.Path(f"/proc/{worker}/stat").exists() and \
+                    pathlib.Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                time.sleep(0.001)
+            self.killed_at = time.monotonic()
+            return None
+
+    handler = Killer()
+    with pytest.raises(PvmError.Setup, match="SIGKILL"):
+        vm.call("host", [1], handler, GAS)
+    assert time.monotonic() - handler.killed_at < 1.5
+    with pytest.raises(PvmError.WrongState, match="unusable"):
+        vm.call("add", [1, 2], Recorder(), GAS)

@@ -506,6 +506,9 @@ pvm_engine_config_default() = ccall(POINTERS.pvm_engine_config_default, PvmEngin
 """
 A new engine with the given settings, or NULL on failure (NULL `config`, an unknown value,
 a backend or sandbox this machine cannot provide). Free with `pvm_engine_free`.
+
+# Safety
+`config` is NULL or points to a readable `PvmEngineConfig`.
 """
 pvm_engine_new_with_config(config) = ccall(POINTERS.pvm_engine_new_with_config, PvmEngine, (Ref{PvmEngineConfig},), config)
 
@@ -522,89 +525,143 @@ pvm_engine_new_interpreter() = ccall(POINTERS.pvm_engine_new_interpreter, PvmEng
 """
 The backend the engine uses (`PVM_BACKEND_COMPILER` or `PVM_BACKEND_INTERPRETER`); 0 for a NULL
 or invalid handle.
+
+# Safety
+`engine` is NULL or a live engine handle.
 """
 pvm_engine_backend(engine) = ccall(POINTERS.pvm_engine_backend, UInt32, (PvmEngine,), engine)
 
 """
 Frees an engine. Modules and instances made from it stay usable. NULL is ignored.
+
+# Safety
+`engine` is NULL or a live engine handle.
+No other thread uses the handle during the call, and nobody uses it afterwards.
 """
 pvm_engine_free(engine) = ccall(POINTERS.pvm_engine_free, Cvoid, (PvmEngine,), engine)
 
 """
 A new instance of `module` (the engine must be the one the module was loaded with), with
 gas 0 and no call prepared. NULL on failure. Free with `pvm_instance_free`.
+
+# Safety
+`engine` is NULL or a live engine handle.
+`module` is NULL or a live module handle.
 """
 pvm_instance_new(engine, module_) = ccall(POINTERS.pvm_instance_new, PvmInstance, (PvmEngine, PvmModule), engine, module_)
 
 """
 Frees an instance. NULL is ignored.
+
+# Safety
+`instance` is NULL or a live instance handle, used by no other thread during the call and
+by nobody afterwards.
 """
 pvm_instance_free(instance) = ccall(POINTERS.pvm_instance_free, Cvoid, (PvmInstance,), instance)
 
 """
 Memory back to the module's initial image, registers to zero. Sets the last error on failure
 (NULL or invalid handle).
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_reset(instance) = ccall(POINTERS.pvm_instance_reset, Cvoid, (PvmInstance,), instance)
 
 """
 Sets the gas available to the next run. NULL: ignored, with a last error.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_set_gas(instance, gas) = ccall(POINTERS.pvm_instance_set_gas, Cvoid, (PvmInstance, Int64), instance, gas)
 
 """
 Gas left; 0 for a NULL or invalid handle.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_get_gas(instance) = ccall(POINTERS.pvm_instance_get_gas, Int64, (PvmInstance,), instance)
 
 """
 Sets register `reg` (0..12, `PVM_REG_*`). Out of range or NULL: ignored, with a last error.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_set_reg(instance, reg, value) = ccall(POINTERS.pvm_instance_set_reg, Cvoid, (PvmInstance, UInt32, UInt64), instance, reg, value)
 
 """
 Register `reg` (0..12, `PVM_REG_*`); 0 with a last error if out of range or NULL.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_get_reg(instance, reg) = ccall(POINTERS.pvm_instance_get_reg, UInt64, (PvmInstance, UInt32), instance, reg)
 
 """
 Copies all 13 registers into `out` (`PVM_REG_COUNT` values, indexed by `PVM_REG_*`).
 0 ok, -1 on NULL handle or NULL `out`.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`out` is NULL or points to `PVM_REG_COUNT` writable `uint64_t` values.
 """
 pvm_instance_get_regs(instance, out) = ccall(POINTERS.pvm_instance_get_regs, Int32, (PvmInstance, Ptr{UInt64}), instance, out)
 
 """
 Sets all 13 registers from `values` (`PVM_REG_COUNT` values). 0 ok, -1 on NULL handle or NULL
 `values`.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`values` is NULL or points to `PVM_REG_COUNT` readable `uint64_t` values.
 """
 pvm_instance_set_regs(instance, values) = ccall(POINTERS.pvm_instance_set_regs, Int32, (PvmInstance, Ptr{UInt64}), instance, values)
 
 """
 Program counter of the instruction where the last run stopped (the `ecalli`, the trapping
 instruction...); `PVM_PC_NONE` if there is none (e.g. after a halt) or on a NULL handle.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_get_pc(instance) = ccall(POINTERS.pvm_instance_get_pc, UInt32, (PvmInstance,), instance)
 
 """
 Where the next run starts; `PVM_PC_NONE` if nowhere (no call prepared, or the program halted
 or trapped) or on a NULL handle.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_get_next_pc(instance) = ccall(POINTERS.pvm_instance_get_next_pc, UInt32, (PvmInstance,), instance)
 
 """
 Sets the program counter where the next run starts. NULL: ignored, with a last error.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_set_pc(instance, pc) = ccall(POINTERS.pvm_instance_set_pc, Cvoid, (PvmInstance, UInt32), instance, pc)
 
 """
 Prepares a call to `pc` by polkavm's default ABI: registers zeroed, RA = the return-to-host
 address, SP = the stack top, next pc = `pc`. Gas is left as it is. 0 ok, -1 on a NULL handle.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_prepare_call(instance, pc) = ccall(POINTERS.pvm_instance_prepare_call, Int32, (PvmInstance, UInt32), instance, pc)
 
 """
 Like `pvm_instance_prepare_call`, with `count` arguments (at most 9) placed in A0..A5, then
 T0..T2. 0 ok, -1 on a NULL handle, NULL `args` with non-zero `count`, or too many arguments.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`args` is NULL or points to `count` readable `uint64_t` values.
 """
 pvm_instance_prepare_call_args(instance, pc, args, count) = ccall(POINTERS.pvm_instance_prepare_call_args, Int32, (PvmInstance, UInt32, Ptr{UInt64}, UInt32), instance, pc, args, count)
 
@@ -612,6 +669,9 @@ pvm_instance_prepare_call_args(instance, pc, args, count) = ccall(POINTERS.pvm_i
 Runs from the next program counter until the program stops; see `PVM_STATUS_*`. A host-side
 failure (NULL handle, no call prepared, a sandbox error) returns `PVM_STATUS_PANIC` with the
 reason in `pvm_last_error`.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_run(instance) = ccall(POINTERS.pvm_instance_run, PvmResult, (PvmInstance,), instance)
 
@@ -620,6 +680,10 @@ Like `pvm_instance_run`, but tells a trap from a host-side failure: 0 when the p
 stopped (`*out` says why, as `pvm_instance_run` would), -1 when the run could not happen (NULL
 handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then holds
 `PVM_STATUS_PANIC`) with the reason in `pvm_last_error`.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`out` is NULL or points to a writable `PvmResult`.
 """
 pvm_instance_run_checked(instance, out) = ccall(POINTERS.pvm_instance_run_checked, Int32, (PvmInstance, Ref{PvmResult}), instance, out)
 
@@ -641,18 +705,29 @@ pvm_instance_resume(instance, reg, value, host_call) = ccall(POINTERS.pvm_instan
 """
 Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
 error if the last run did not fault, or on a NULL handle.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_fault_address(instance) = ccall(POINTERS.pvm_instance_fault_address, UInt32, (PvmInstance,), instance)
 
 """
 Copies `len` bytes of guest memory at `addr` into `buf`. 0 ok, -1 if any byte is not readable,
 or on a NULL handle, or NULL `buf` with non-zero `len`.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`buf` is NULL or points to `len` writable bytes.
 """
 pvm_instance_read_memory(instance, addr, buf, len) = ccall(POINTERS.pvm_instance_read_memory, Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, buf, len)
 
 """
 Copies `len` bytes from `data` into guest memory at `addr`. 0 ok, -1 if any byte is not
 writable, or on a NULL handle, or NULL `data` with non-zero `len`.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`data` is NULL or points to `len` readable bytes.
 """
 pvm_instance_write_memory(instance, addr, data, len) = ccall(POINTERS.pvm_instance_write_memory, Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, data, len)
 
@@ -660,11 +735,17 @@ pvm_instance_write_memory(instance, addr, data, len) = ccall(POINTERS.pvm_instan
 Grows the heap by `size` bytes (not pages) exactly as polkavm's `sbrk` does, and returns its
 result: the new top of the heap (`sbrk(0)` returns the current top). 0 on failure (the heap
 cannot grow that far, dynamic paging, NULL handle).
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_sbrk(instance, size) = ccall(POINTERS.pvm_instance_sbrk, UInt32, (PvmInstance, UInt32), instance, size)
 
 """
 Current heap size in bytes; 0 with a last error under dynamic paging or on a NULL handle.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_heap_size(instance) = ccall(POINTERS.pvm_instance_heap_size, UInt32, (PvmInstance,), instance)
 
@@ -681,6 +762,11 @@ bitmask in the Graypaper's program encoding) with dynamic paging: no memory is m
 opcode the instruction set does not know, panics at that pc. The engine must allow dynamic
 paging. NULL on failure: NULL engine or config, NULL `code` with non-zero `len`, a malformed
 blob, an unknown setting. Free with `pvm_module_free`; instantiate with `pvm_instance_new`.
+
+# Safety
+`engine` is NULL or a live engine handle.
+`code` is NULL or points to `len` readable bytes.
+`config` is NULL or points to a readable `PvmJamConfig`.
 """
 pvm_module_new_jam(engine, code, len, config) = ccall(POINTERS.pvm_module_new_jam, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmJamConfig}), engine, code, len, config)
 
@@ -689,6 +775,9 @@ Maps zeroed pages at `address` (page-aligned) covering `length` bytes (rounded u
 pages), writable if `writable` is 1, read-only if 0 (read-only for host writes too: map
 writable, write, then `pvm_instance_protect_pages`). Dynamic-paging modules only. 0 ok, -1 on
 failure (not page-aligned, no dynamic paging, `writable` not 0 or 1, NULL handle).
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_map_pages(instance, address, length, writable) = ccall(POINTERS.pvm_instance_map_pages, Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, writable)
 
@@ -696,12 +785,18 @@ pvm_instance_map_pages(instance, address, length, writable) = ccall(POINTERS.pvm
 Makes mapped pages at `address` covering `length` bytes read-only (`read_only` 1) or writable
 again (`read_only` 0). Dynamic-paging modules only. 0 ok, -1 on failure (unmapped or unaligned
 pages, no dynamic paging, `read_only` not 0 or 1, NULL handle).
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_protect_pages(instance, address, length, read_only) = ccall(POINTERS.pvm_instance_protect_pages, Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, read_only)
 
 """
 Unmaps the pages at `address` covering `length` bytes; accessing them faults again. Dynamic-paging
 modules only. 0 ok, -1 on failure (no dynamic paging, NULL handle).
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_free_pages(instance, address, length) = ccall(POINTERS.pvm_instance_free_pages, Int32, (PvmInstance, UInt32, UInt32), instance, address, length)
 
@@ -710,6 +805,9 @@ The program counter as the Graypaper reports it after the last run: the instruct
 trapped, faulted, ran out of gas, made the host call or stepped; after a halt, the instruction
 that jumped to the halt address, known only for modules loaded with `halt_pc` or step tracing.
 `PVM_PC_NONE` when unknown (before any run, an untracked halt) or on a NULL handle.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
 """
 pvm_instance_get_graypaper_pc(instance) = ccall(POINTERS.pvm_instance_get_graypaper_pc, UInt32, (PvmInstance,), instance)
 
@@ -723,32 +821,55 @@ pvm_module_config_default() = ccall(POINTERS.pvm_module_config_default, PvmModul
 Loads a PolkaVM program blob (`len` bytes at `blob`, copied) with the given settings. NULL on
 failure: NULL engine or config, NULL blob with non-zero length, an empty, corrupt or truncated
 blob, settings the engine cannot honour. Free with `pvm_module_free`.
+
+# Safety
+`engine` is NULL or a live engine handle.
+`blob` is NULL or points to `len` readable bytes.
+`config` is NULL or points to a readable `PvmModuleConfig`.
 """
 pvm_module_new_with_config(engine, blob, len, config) = ccall(POINTERS.pvm_module_new_with_config, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmModuleConfig}), engine, blob, len, config)
 
 """
 Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_with_config`).
+
+# Safety
+`engine` is NULL or a live engine handle.
+`blob` is NULL or points to `len` readable bytes.
 """
 pvm_module_new(engine, blob, len) = ccall(POINTERS.pvm_module_new, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
 
 """
 Like `pvm_module_new`, plus step tracing: every run stops with `PVM_STATUS_STEP` after each
 instruction.
+
+# Safety
+`engine` is NULL or a live engine handle.
+`blob` is NULL or points to `len` readable bytes.
 """
 pvm_module_new_step(engine, blob, len) = ccall(POINTERS.pvm_module_new_step, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
 
 """
 Frees a module. Instances made from it stay usable. NULL is ignored.
+
+# Safety
+`module` is NULL or a live module handle.
+No other thread uses the handle during the call, and nobody uses it afterwards.
 """
 pvm_module_free(module_) = ccall(POINTERS.pvm_module_free, Cvoid, (PvmModule,), module_)
 
 """
 The module's memory layout; all zero for a NULL or invalid handle.
+
+# Safety
+`module` is NULL or a live module handle.
 """
 pvm_module_memory_info(module_) = ccall(POINTERS.pvm_module_memory_info, PvmMemoryInfo, (PvmModule,), module_)
 
 """
 Number of exports; 0 for a NULL or invalid handle.
+
+# Safety
+`module` is NULL or a live module handle.
 """
 pvm_module_exports_count(module_) = ccall(POINTERS.pvm_module_exports_count, UInt32, (PvmModule,), module_)
 
@@ -756,12 +877,19 @@ pvm_module_exports_count(module_) = ccall(POINTERS.pvm_module_exports_count, UIn
 Copies at most `buf_len` bytes of export `index`'s name (not NUL-terminated) into `buf` and
 returns the full name length. `buf` may be NULL when `buf_len` is 0 (to query the length).
 -1 if there is no such export, or on a NULL handle, or NULL `buf` with non-zero `buf_len`.
+
+# Safety
+`module` is NULL or a live module handle.
+`buf` is NULL or points to `buf_len` writable bytes.
 """
 pvm_module_export_name(module_, index, buf, buf_len) = ccall(POINTERS.pvm_module_export_name, Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
 
 """
 Program counter of export `index`; `PVM_PC_NONE` if there is no such export or the handle is
 NULL.
+
+# Safety
+`module` is NULL or a live module handle.
 """
 pvm_module_export_pc(module_, index) = ccall(POINTERS.pvm_module_export_pc, UInt32, (PvmModule, UInt32), module_, index)
 
@@ -775,17 +903,28 @@ pvm_module_block_gas_cost(module_, pc) = ccall(POINTERS.pvm_module_block_gas_cos
 """
 Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
 NULL `name` with non-zero length).
+
+# Safety
+`module` is NULL or a live module handle.
+`name` is NULL or points to `name_len` readable bytes.
 """
 pvm_module_find_export(module_, name, name_len) = ccall(POINTERS.pvm_module_find_export, Int32, (PvmModule, Ptr{UInt8}, Csize_t), module_, name, name_len)
 
 """
 Number of imports (host functions the program may call: `ecalli N` calls import N); 0 for a
 NULL or invalid handle.
+
+# Safety
+`module` is NULL or a live module handle.
 """
 pvm_module_imports_count(module_) = ccall(POINTERS.pvm_module_imports_count, UInt32, (PvmModule,), module_)
 
 """
 Like `pvm_module_export_name`, for import `index`.
+
+# Safety
+`module` is NULL or a live module handle.
+`buf` is NULL or points to `buf_len` writable bytes.
 """
 pvm_module_import_name(module_, index, buf, buf_len) = ccall(POINTERS.pvm_module_import_name, Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
 
@@ -795,6 +934,10 @@ Only in libraries built with `PVM_FEATURE_DOOM`.
 Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
 (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
 the memory is unreadable, or a pointer or handle is NULL.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`rgb` is NULL or points to `rgb_len` writable bytes.
 """
 function pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len)
     POINTERS.pvm_instance_read_framebuffer_rgb24 == C_NULL && missing_feature(:pvm_instance_read_framebuffer_rgb24, "PVM_FEATURE_DOOM")
