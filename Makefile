@@ -274,7 +274,7 @@ test-swift: bindings-check ## the Swift drift check, and swift test where swift 
 	fi
 
 # --- Benchmarks, sanitizers and fuzzing (BENCHMARKS.md) -------------------------------------------
-.PHONY: bench bench-c bench-instructions bench-kotlin test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
+.PHONY: bench bench-c bench-instructions bench-busy-wait bench-kotlin test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
 
 BENCH_BUILD := target/bench
 BENCH_RUNNERS := c=$(abspath $(BENCH_BUILD))/bench_c_abi;c (pvm_instance_resume)=$(abspath $(BENCH_BUILD))/bench_c_abi --resume
@@ -307,9 +307,14 @@ bench: bench-c ## every layer against polkavm called directly, results in target
 bench-instructions: bench-c ## instructions per host call and per invocation (callgrind), every layer
 	benches/instructions.sh $(BENCH_CARGO_ARGS)
 
-# Concurrency, 100k create/free, exhaustion and hostile guests/hosts (also part of test-rust).
-test-reliability: ## concurrency, exhaustion and hostile guests and hosts (also part of test-rust)
-	$(CARGO) test --release --test reliability
+# Concurrency, 100k create/free, exhaustion and hostile guests/hosts, and JIT workers killed under
+# runs (also part of test-rust).
+test-reliability: ## concurrency, exhaustion, hostile guests and hosts, killed JIT workers (also part of test-rust)
+	$(CARGO) test --release --test reliability --test worker_death
+
+# What the JIT's busy-wait costs: host CPU while a guest runs, round trips on an idle and a loaded machine.
+bench-busy-wait: ## what the JIT's busy-wait costs: host CPU time, round trips with and without load
+	$(CARGO) bench --bench busy_wait
 
 # The C and C++ suites built with AddressSanitizer and UBSan (the Rust library itself is not
 # instrumented; valgrind covers the whole process: test-c-valgrind, and the C++ suite here).
@@ -332,7 +337,7 @@ test-sanitizers: programs ## the C and C++ suites under AddressSanitizer and UBS
 	# instances of the suite (the ASan pass above ran both backends).
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
 	  --show-leak-kinds=definite,indirect,possible \
-	  $(CPP_BUILD)/cpp_wrapper_test --gtest_filter='-*/Compiler'
+	  $(CPP_BUILD)/cpp_wrapper_test --gtest_filter='-*/Compiler:DeadWorker.*'
 
 # The coverage-guided fuzzer (fuzz/): libFuzzer via the libfuzzer-sys crate, built on stable Rust
 # with SanitizerCoverage; seeds are assembled from tests/programs and fuzz/seeds.

@@ -491,3 +491,34 @@ fn a_guest_that_loops_forever_stops_out_of_gas_under_async_metering() {
         assert_eq!(status, Ok(Ok(Status::OutOfGas)), "{:?}", engine.backend());
     }
 }
+
+/// The header lets a program free its engine and module while another thread still runs an
+/// instance made from them (an instance keeps both alive): the run finishes normally.
+#[test]
+fn freeing_the_engine_and_module_while_another_thread_runs_an_instance() {
+    let blob = assemble(TEST_PROGRAM);
+    for engine in [pvm_engine_new_interpreter(), pvm_engine_new()] {
+        unsafe {
+            let module = pvm_module_new(engine, blob.as_ptr(), blob.len());
+            let instance = pvm_instance_new(engine, module);
+            assert!(!instance.is_null());
+            let spin = pvm_module_export_pc(module, pvm_module_find_export(module, b"spin".as_ptr(), 4) as u32);
+            assert_eq!(pvm_instance_prepare_call(instance, spin), 0);
+            pvm_instance_set_gas(instance, 20_000_000);
+            let (started_tx, started_rx) = std::sync::mpsc::channel();
+            let instance = instance as usize;
+            let runner = std::thread::spawn(move || {
+                started_tx.send(()).unwrap();
+                let result = pvm_instance_run(instance as PvmInstance);
+                (result.status, pvm_instance_get_gas(instance as PvmInstance))
+            });
+            started_rx.recv().unwrap();
+            pvm_module_free(module);
+            pvm_engine_free(engine);
+            let (status, gas) = runner.join().unwrap();
+            assert_eq!(status, PVM_STATUS_OOG);
+            assert!(gas <= 0);
+            pvm_instance_free(instance as PvmInstance);
+        }
+    }
+}

@@ -132,6 +132,7 @@ fn a_worker_killed_mid_run_fails_the_run_within_a_second() {
         let killer = kill_later(pid, Duration::from_millis(300));
         let error = instance.run().unwrap_err();
         let waited = killer.join().unwrap().elapsed();
+        println!("killed mid-run: the run returned {waited:?} after the kill");
         assert!(waited < DETECTION_LIMIT, "the run noticed its dead worker after {waited:?}");
         assert_run_error_names_the_signal(&error);
         assert_unusable(&mut instance);
@@ -162,6 +163,7 @@ fn a_worker_killed_during_a_host_call_fails_the_resumed_run() {
             })
             .unwrap_err();
         let waited = killed_at.unwrap().elapsed();
+        println!("killed during a host call: the resumed run returned {waited:?} after the worker died");
         assert!(waited < DETECTION_LIMIT, "the resumed run noticed its dead worker after {waited:?}");
         assert_run_error_names_the_signal(&error);
         assert_unusable(&mut instance);

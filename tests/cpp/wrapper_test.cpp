@@ -3,14 +3,21 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -328,6 +335,56 @@ TEST(Jam, TheDefaultCostModelIsGraypaper080sAndEveryModelIsSelectable) {
     pvm::Engine engine(pvm::EngineConfig().backend(pvm::Backend::Interpreter).allow_dynamic_paging(true));
     EXPECT_EQ(pvm::Module::jam(engine, *code).block_gas_cost(0), std::optional<int64_t>(25)) << "the JAM default is 0.8.0's full-L2";
     EXPECT_THROW(pvm::Module::jam(engine, *code, pvm::JamConfig().cost_model(static_cast<pvm::CostModel>(9))), pvm::Error);
+}
+
+// The JIT's worker process killed during a host call: the resumed run throws within about a
+// second, naming the signal, and the instance refuses to run again; the engine goes on.
+TEST(DeadWorker, KilledDuringAHostCallTheCallThrows) {
+    pvm::Engine engine(pvm::EngineConfig().backend(pvm::Backend::Compiler).worker_count(0));
+    pvm::Module module(engine, program());
+    auto children = [] {
+        std::vector<long> pids;
+        for (const auto &entry : std::filesystem::directory_iterator("/proc")) {
+            std::ifstream stat(entry.path() / "stat");
+            std::string text((std::istreambuf_iterator<char>(stat)), {});
+            std::size_t end = text.rfind(')');
+            if (end == std::string::npos) continue;
+            char state;
+            long parent;
+            if (std::sscanf(text.c_str() + end + 1, " %c %ld", &state, &parent) == 2 && parent == getpid())
+                pids.push_back(std::stol(entry.path().filename().string()));
+        }
+        return pids;
+    };
+    std::vector<long> before = children();
+    pvm::Instance instance(engine, module);
+    std::vector<long> after = children();
+    long worker = 0;
+    for (long pid : after)
+        if (std::find(before.begin(), before.end(), pid) == before.end()) worker = pid;
+    ASSERT_NE(worker, 0);
+    std::chrono::steady_clock::time_point killed_at;
+    try {
+        instance.call("host", {1, 2}, 10000, [&](pvm::Instance &, uint32_t) {
+            kill(static_cast<pid_t>(worker), SIGKILL);
+            while (std::filesystem::exists("/proc/" + std::to_string(worker) + "/stat")) {
+                std::ifstream stat("/proc/" + std::to_string(worker) + "/stat");
+                std::string text((std::istreambuf_iterator<char>(stat)), {});
+                if (text.rfind(") Z") != std::string::npos) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            killed_at = std::chrono::steady_clock::now();
+        });
+        ADD_FAILURE() << "the call did not throw";
+    } catch (const pvm::Error &error) {
+        EXPECT_NE(std::string(error.what()).find("worker process unexpectedly quit"), std::string::npos) << error.what();
+        EXPECT_NE(std::string(error.what()).find("SIGKILL"), std::string::npos) << error.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - killed_at, std::chrono::milliseconds(1500));
+    EXPECT_THROW(instance.call("add", {1, 2}, 10000), pvm::Error);
+    pvm::Instance fresh(engine, module);
+    EXPECT_EQ(fresh.call("add", {2, 3}, 10000).status, pvm::Status::Halt);
+    EXPECT_EQ(fresh.reg(pvm::Reg::A0), 5u);
 }
 
 }  // namespace
