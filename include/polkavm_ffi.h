@@ -917,6 +917,9 @@ uint32_t pvm_module_export_pc(PvmModule module, uint32_t index);
  * The gas the basic block starting at `pc` costs under the module's cost model (charged when the
  * block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
  * Since `PVM_ABI_VERSION` 3.
+ *
+ * # Safety
+ * `module` is NULL or a live module handle.
  */
 int64_t pvm_module_block_gas_cost(PvmModule module, uint32_t pc);
 

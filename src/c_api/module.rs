@@ -174,6 +174,9 @@ pub unsafe extern "C" fn pvm_module_export_pc(module: PvmModule, index: u32) -> 
 /// The gas the basic block starting at `pc` costs under the module's cost model (charged when the
 /// block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
 /// Since `PVM_ABI_VERSION` 3.
+///
+/// # Safety
+/// `module` is NULL or a live module handle.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_module_block_gas_cost(module: PvmModule, pc: u32) -> i64 {
     guard(-1, || {

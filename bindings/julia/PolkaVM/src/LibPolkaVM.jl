@@ -897,6 +897,9 @@ pvm_module_export_pc(module_, index) = ccall(POINTERS.pvm_module_export_pc, UInt
 The gas the basic block starting at `pc` costs under the module's cost model (charged when the
 block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
 Since `PVM_ABI_VERSION` 3.
+
+# Safety
+`module` is NULL or a live module handle.
 """
 pvm_module_block_gas_cost(module_, pc) = ccall(POINTERS.pvm_module_block_gas_cost, Int64, (PvmModule, UInt32), module_, pc)
 
