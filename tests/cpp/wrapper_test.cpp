@@ -345,6 +345,8 @@ TEST(DeadWorker, KilledDuringAHostCallTheCallThrows) {
     auto children = [] {
         std::vector<long> pids;
         for (const auto &entry : std::filesystem::directory_iterator("/proc")) {
+            std::string name = entry.path().filename().string();
+            if (!std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); })) continue;
             std::ifstream stat(entry.path() / "stat");
             std::string text((std::istreambuf_iterator<char>(stat)), {});
             std::size_t end = text.rfind(')');
