@@ -310,7 +310,8 @@ fn ten_thousand_cycles_with_workers_killed_at_random_leak_nothing() {
          fds {} -> {fds}, processes {} -> {processes}, RSS {} -> {rss} kB",
         baseline.0, baseline.1, baseline.2
     );
-    assert!(killed > cycles as usize / 100, "only {killed} runs met a dead worker");
+    // About 1% of runs meet their dead worker (the other kills land between runs); demand a fifth.
+    assert!(killed > cycles as usize / 500, "only {killed} runs met a dead worker");
     assert!(processes <= baseline.1 + 2 * cores, "worker processes grew from {} to {processes}", baseline.1);
     assert!(fds <= baseline.0 + 8 * cores, "open fds grew from {} to {fds}", baseline.0);
     assert!(rss < baseline.2 + 8192, "RSS grew from {} to {rss} kB", baseline.2);
