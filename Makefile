@@ -30,7 +30,7 @@ programs: build ## assemble tests/programs/*.pvmasm into target/programs (and te
 	done
 	$(RELEASE)/pvm-assemble --graypaper tests/programs/test_program.pvmasm $(PROGRAMS)/test_program.jam
 
-examples: build examples-cpp examples-julia examples-python examples-kotlin ## build the library and run every example on the embedded sample program
+examples: build examples-cpp examples-julia examples-python examples-kotlin examples-swift
 	$(MAKE) -C examples/c run
 
 test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-sanitizers fuzz-smoke test-dist test-aarch64 ## every test suite: what CI runs on a clean clone
@@ -266,24 +266,45 @@ examples-kotlin: build ## install the Kotlin jar into ~/.m2 and run the Kotlin e
 	$(MVN) -q -f bindings/kotlin install -DskipTests
 	$(MVN) -q -f examples/kotlin compile exec:exec
 
-test-swift: bindings-check ## the Swift drift check, and swift test where swift is installed
-	@if command -v swift >/dev/null 2>&1; then \
-	  cd bindings/swift && swift test; \
-	else \
-	  echo "test-swift: swift not found, skipping 'swift test' of bindings/swift (bindings-check above proved its generated sources current)"; \
-	fi
+# Swift runs inside a Debian trixie root filesystem with swiftlang 6.0 (tests/rootfs/rootfs.sh, built
+# once and cached outside the clone; this repository is /mnt/repo there). The library is installed
+# as a user installs it (`make install`, staged with DESTDIR and moved to the prefix the root sees)
+# and SwiftPM finds it with pkg-config. SwiftPM's build folders and caches stay in target/swift.
+SWIFT_DIR := target/swift
+SWIFT_PREFIX := /mnt/repo/$(SWIFT_DIR)/prefix
+SWIFT := tests/rootfs/rootfs.sh run swift --env HOME=/mnt/repo/$(SWIFT_DIR)/home \
+  --env PKG_CONFIG_PATH=$(SWIFT_PREFIX)/lib/pkgconfig --env LD_LIBRARY_PATH=$(SWIFT_PREFIX)/lib
+
+.PHONY: swift-prefix examples-swift
+swift-prefix: build
+	@tests/rootfs/rootfs.sh path swift >/dev/null || { echo "Swift: no Swift root filesystem (see above); or install Swift 5.9+ and build bindings/swift yourself" >&2; exit 1; }
+	rm -rf $(SWIFT_DIR)/stage $(SWIFT_DIR)/prefix
+	$(MAKE) --no-print-directory install PREFIX=$(SWIFT_PREFIX) DESTDIR=$(abspath $(SWIFT_DIR)/stage) >/dev/null
+	mv $(SWIFT_DIR)/stage$(SWIFT_PREFIX) $(SWIFT_DIR)/prefix
+
+# The package's suite (both backends), then tests/swift-consumer: a package that depends on
+# bindings/swift by version from a git repository, as SwiftPM allows only without unsafeFlags.
+test-swift: bindings-check swift-prefix
+	$(SWIFT) swift build --package-path bindings/swift --scratch-path $(SWIFT_DIR)/bindings --build-tests
+	$(SWIFT) swift test --package-path bindings/swift --scratch-path $(SWIFT_DIR)/bindings --skip-build
+	$(SWIFT) bash tests/swift-consumer/run.sh $(SWIFT_DIR)/consumer
+
+examples-swift: swift-prefix
+	$(SWIFT) swift build --package-path examples/swift --scratch-path $(SWIFT_DIR)/examples
+	$(SWIFT) $(SWIFT_DIR)/examples/debug/host-function examples/sample_program.pvmasm
 
 # --- Benchmarks, sanitizers and fuzzing (BENCHMARKS.md) -------------------------------------------
-.PHONY: bench bench-c bench-instructions bench-busy-wait bench-kotlin test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
+.PHONY: bench bench-c bench-instructions bench-kotlin bench-swift test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
 
 BENCH_BUILD := target/bench
 BENCH_RUNNERS := c=$(abspath $(BENCH_BUILD))/bench_c_abi;c (pvm_instance_resume)=$(abspath $(BENCH_BUILD))/bench_c_abi --resume
-# The Python and Kotlin layers join when they are built (make python-wheel, make bench-kotlin).
+# The Python, Kotlin and Swift layers join when they are built (make python-wheel, bench-kotlin, bench-swift).
 BENCH_PYTHON := $(abspath $(PY_VENV))/bin/python $(abspath benches/python/bench.py)
 KOTLIN_CLASSPATH := benches/kotlin/target/classpath.txt
 BENCH_KOTLIN = java -cp $(abspath benches/kotlin/target/classes):$(shell cat $(KOTLIN_CLASSPATH)) BenchKt
 BENCH_PYTHON_CTYPES := $(abspath $(PY_VENV))/bin/python $(abspath benches/python/bench_ctypes.py)
-BENCH_EXTRA_RUNNERS ?= $(if $(wildcard $(PY_VENV)/bin/python),;python (ctypes on the C ABI: floor)=$(BENCH_PYTHON_CTYPES);python=$(BENCH_PYTHON);python (call + HostHandler)=$(BENCH_PYTHON) --call)$(if $(wildcard $(KOTLIN_CLASSPATH)),;kotlin=$(BENCH_KOTLIN);kotlin (call + HostHandler)=$(BENCH_KOTLIN) --call)
+BENCH_SWIFT := $(abspath benches/swift/run.sh)
+BENCH_EXTRA_RUNNERS ?= $(if $(wildcard $(PY_VENV)/bin/python),;python (ctypes on the C ABI: floor)=$(BENCH_PYTHON_CTYPES);python=$(BENCH_PYTHON);python (call + HostHandler)=$(BENCH_PYTHON) --call)$(if $(wildcard $(KOTLIN_CLASSPATH)),;kotlin=$(BENCH_KOTLIN);kotlin (call + HostHandler)=$(BENCH_KOTLIN) --call)$(if $(wildcard $(SWIFT_DIR)/bench/release/pvm-bench),;swift=$(BENCH_SWIFT);swift (call + HostHandler)=$(BENCH_SWIFT) --call)
 
 # The C ABI benchmark runner (benches/c), linked against the shared library as a C user would.
 bench-c: build ## build the C ABI benchmark runner
@@ -295,6 +316,11 @@ bench-c: build ## build the C ABI benchmark runner
 bench-kotlin: build ## build the Kotlin benchmark runner
 	$(MVN) -q -f bindings/kotlin install -DskipTests
 	$(MVN) -q -f benches/kotlin package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
+
+# The Swift runner (benches/swift), built with optimisations inside the Swift root; benches/swift/run.sh
+# runs it there.
+bench-swift: swift-prefix
+	$(SWIFT) swift build -c release --package-path benches/swift --scratch-path $(SWIFT_DIR)/bench
 
 # Every layer against polkavm called directly, both backends, one run; results in $(BENCH_BUILD)/results.md.
 bench: bench-c ## every layer against polkavm called directly, results in target/bench/results.md

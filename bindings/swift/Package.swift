@@ -1,11 +1,9 @@
 // swift-tools-version:5.9
-// polkavm-ffi for Swift: the UniFFI-generated sources (Sources/, committed and checked for drift
-// by `make test-swift`) over libpolkavm_ffi. Build the library first (`make build` at the
-// repository root), or point POLKAVM_FFI_LIB_DIR at the directory holding it.
+// polkavm-ffi for Swift: the UniFFI-generated sources (Sources/, written by `make bindings` and
+// checked by `make bindings-check`) over the installed libpolkavm_ffi, which SwiftPM finds with
+// pkg-config (polkavm-ffi.pc, written by `make install`). No unsafeFlags: other packages can
+// depend on this one by path or, from a git repository whose root is this folder, by version.
 import PackageDescription
-
-let libraryDirectory = Context.environment["POLKAVM_FFI_LIB_DIR"]
-    ?? Context.packageDirectory + "/../../target/release"
 
 let package = Package(
     name: "PolkaVM",
@@ -14,16 +12,14 @@ let package = Package(
         .library(name: "PolkaVM", targets: ["PolkaVM"]),
     ],
     targets: [
-        // The C declarations of the library's UniFFI functions (PolkaVMFFI.h, module.modulemap).
-        .systemLibrary(name: "PolkaVMFFI", path: "Sources/PolkaVMFFI"),
+        // The C declarations of the library's UniFFI functions (PolkaVMFFI.h, module.modulemap);
+        // pkg-config's polkavm-ffi gives the linker the library's folder.
+        .systemLibrary(name: "PolkaVMFFI", path: "Sources/PolkaVMFFI", pkgConfig: "polkavm-ffi"),
         .target(
             name: "PolkaVM",
             dependencies: ["PolkaVMFFI"],
             path: "Sources/PolkaVM",
-            linkerSettings: [
-                .linkedLibrary("polkavm_ffi"),
-                .unsafeFlags(["-L", libraryDirectory, "-Xlinker", "-rpath", "-Xlinker", libraryDirectory]),
-            ]
+            linkerSettings: [.linkedLibrary("polkavm_ffi")]
         ),
         .testTarget(name: "PolkaVMTests", dependencies: ["PolkaVM"], path: "Tests/PolkaVMTests"),
     ]

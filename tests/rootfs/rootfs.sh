@@ -20,7 +20,7 @@ cache=${PVM_ROOTFS_CACHE:-/var/cache/polkavm-ffi/rootfs}
 # other dependencies belong in the packages field.
 define() {
   case "$1" in
-    swift)    echo "trixie||swiftlang libcurl4-openssl-dev pkg-config" ;;
+    swift)    echo "trixie||swiftlang libcurl4-openssl-dev pkg-config git" ;;
     julia)    echo "bullseye||julia" ;;
     bullseye) echo "bullseye||python3 python3-venv python3-pip gcc g++ make pkg-config cmake openjdk-17-jdk-headless ca-certificates" ;;
     arm64)    echo "sid|arm64|rustc cargo libstd-rust-dev:arm64 gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user make cmake pkg-config libpython3-stdlib:arm64 libexpat1:arm64 zlib1g:arm64 python3-pip-whl ca-certificates|python3-minimal:arm64" ;;

@@ -1,94 +1,9 @@
 // Behaviour tests of the Swift bindings; the same tests exist for Python (bindings/python/tests)
-// and Kotlin (bindings/kotlin/src/test).
+// and Kotlin (bindings/kotlin/src/test). JAM mode and threads have their own files.
 
 import Foundation
 import PolkaVM
 import XCTest
-
-let fullGas: Int64 = 1_000_000
-let backends: [Backend] = [.interpreter, .compiler]
-
-let testProgram: Data = {
-    let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // Tests/PolkaVMTests
-        .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // bindings/swift
-        .deletingLastPathComponent()  // bindings
-        .deletingLastPathComponent()  // the repository
-    let source = try! String(contentsOf: root.appendingPathComponent("tests/programs/test_program.pvmasm"), encoding: .utf8)
-    return try! assemble(source: source)
-}()
-
-/// Counts host calls; optionally puts a value in A0.
-final class Recorder: HostHandler, @unchecked Sendable {
-    var numbers: [UInt32] = []
-    let a0: UInt64?
-
-    init(a0: UInt64? = nil) {
-        self.a0 = a0
-    }
-
-    func onHostCall(number: UInt32, instance: Instance) throws -> UInt64? {
-        numbers.append(number)
-        return a0
-    }
-}
-
-/// Runs `body` as a host-call handler.
-final class Handler: HostHandler, @unchecked Sendable {
-    let body: (UInt32, Instance) throws -> UInt64?
-
-    init(_ body: @escaping (UInt32, Instance) throws -> UInt64?) {
-        self.body = body
-    }
-
-    func onHostCall(number: UInt32, instance: Instance) throws -> UInt64? {
-        try body(number, instance)
-    }
-}
-
-struct Boom: Error {}
-
-func engine(_ backend: Backend) throws -> Engine {
-    try Engine(config: EngineConfig(backend: backend))
-}
-
-func newInstance(_ backend: Backend, _ config: ModuleConfig = ModuleConfig()) throws -> Instance {
-    try Instance(module: Module(engine: engine(backend), blob: testProgram, config: config))
-}
-
-extension Instance {
-    func callRaw(_ export: String, _ args: [UInt64], gas: Int64 = fullGas) throws -> RunResult {
-        try prepareCallExport(name: export, args: args)
-        setGas(gas: fullGas)
-        return try run()
-    }
-}
-
-/// The message of the PvmError that `body` throws, checking its case with `isCase`.
-func pvmError(_ body: () throws -> Void, _ isCase: (PvmError) -> Bool, file: StaticString = #filePath, line: UInt = #line) -> String {
-    do {
-        try body()
-        XCTFail("expected a PvmError", file: file, line: line)
-    } catch let error as PvmError {
-        XCTAssertTrue(isCase(error), "unexpected \(error)", file: file, line: line)
-        switch error {
-        case let .InvalidArgument(message), let .InvalidProgram(message), let .Unsupported(message), let .Setup(message),
-             let .Memory(message), let .WrongState(message), let .Panic(message), let .HostAborted(message):
-            return message
-        }
-    } catch {
-        XCTFail("expected a PvmError, got \(error)", file: file, line: line)
-    }
-    return ""
-}
-
-func isInvalidArgument(_ error: PvmError) -> Bool { if case .InvalidArgument = error { return true }; return false }
-func isInvalidProgram(_ error: PvmError) -> Bool { if case .InvalidProgram = error { return true }; return false }
-func isUnsupported(_ error: PvmError) -> Bool { if case .Unsupported = error { return true }; return false }
-func isMemory(_ error: PvmError) -> Bool { if case .Memory = error { return true }; return false }
-func isWrongState(_ error: PvmError) -> Bool { if case .WrongState = error { return true }; return false }
-func isHostAborted(_ error: PvmError) -> Bool { if case .HostAborted = error { return true }; return false }
 
 final class PolkaVMTests: XCTestCase {
     func testVersion() {
@@ -333,5 +248,126 @@ final class PolkaVMTests: XCTestCase {
             .hasPrefix("too many arguments: 10"))
         XCTAssertEqual(pvmError({ _ = try vm.call(name: "nope", args: [], handler: Recorder(), gas: fullGas) }, isInvalidArgument),
                        "no export named \"nope\"")
+    }
+
+    #if os(Linux)
+    func testTheLibraryLoadedIsTheInstalledOne() throws {
+        XCTAssertEqual(try engine(.interpreter).backend(), .interpreter)  // loads the library
+        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        let paths = Set(maps.split(separator: "\n").compactMap { line in
+            line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init)
+        }.filter { $0.hasSuffix("/libpolkavm_ffi.so") })
+        XCTAssertEqual(paths.count, 1, "\(paths)")
+        // `make install` put it beside the pkg-config file SwiftPM linked with.
+        let folder = URL(fileURLWithPath: paths.first ?? "/").deletingLastPathComponent()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("pkgconfig/polkavm-ffi.pc").path),
+                      "\(folder.path) is not an installed prefix's lib folder")
+        let cargo = try String(contentsOf: repositoryRoot.appendingPathComponent("Cargo.toml"), encoding: .utf8)
+        let crateVersion = cargo.split(separator: "\n").first { $0.hasPrefix("version = ") }?.split(separator: "\"")[1]
+        XCTAssertEqual(version(), "polkavm-ffi \(crateVersion ?? "?") (polkavm 0.37)")
+    }
+    #endif
+
+    func testOutOfGasResumesWhenGivenMoreGas() throws {
+        for backend in backends {
+            let vm = try newInstance(backend)
+            var result = try vm.callRaw("sum", [1000], gas: 100)
+            XCTAssertEqual(result.status, .outOfGas, "\(backend)")
+            XCTAssertLessThan(vm.gas(), 100)
+            vm.setGas(gas: fullGas)
+            result = try vm.run()
+            XCTAssertEqual(result.status, .halt, "\(backend)")
+            XCTAssertEqual(vm.reg(reg: .a0), 500_500, "\(backend)")
+        }
+    }
+
+    func testPrepareCallByProgramCounter() throws {
+        for backend in backends {
+            let module = try Module(engine: engine(backend), blob: testProgram)
+            let vm = try Instance(module: module)
+            try vm.prepareCall(pc: module.exportPc(name: "add"), args: [20, 22])
+            vm.setGas(gas: fullGas)
+            XCTAssertEqual(try vm.run().status, .halt)
+            XCTAssertEqual(vm.reg(reg: .a0), 42)
+            XCTAssertNil(vm.faultAddress())
+            // The next call starts where setNextPc says, with the registers as they are.
+            try vm.setRegs(values: [0xFFFF_0000, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0])
+            try vm.setNextPc(pc: module.exportPc(name: "sum"))
+            vm.setGas(gas: fullGas)
+            XCTAssertEqual(try vm.run().status, .halt)
+            XCTAssertEqual(vm.reg(reg: .a0), 55)
+        }
+    }
+
+    func testInstancesOfOneModuleHaveTheirOwnMemoryAndRegisters() throws {
+        for backend in backends {
+            let module = try Module(engine: engine(backend), blob: testProgram)
+            let first = try Instance(module: module)
+            let second = try Instance(module: module)
+            let rwData = module.memoryInfo().rwDataAddress
+            XCTAssertEqual(try first.callRaw("store", [UInt64(rwData), 7]).status, .halt)
+            XCTAssertEqual(try first.readMemory(address: rwData, length: 1), Data([7]))
+            XCTAssertEqual(try second.readMemory(address: rwData, length: 1), Data([42]))
+            XCTAssertEqual(first.reg(reg: .a0), 7)
+            XCTAssertEqual(second.reg(reg: .a0), 0)
+        }
+    }
+
+    func testAHandlerMayRunAnotherInstance() throws {
+        for backend in backends {
+            let outer = try newInstance(backend)
+            let inner = try newInstance(backend)
+            var innerResults: [UInt64] = []
+            let nesting = Handler { _, instance in
+                // A whole call of another instance, itself with a handler, from inside this one.
+                let outcome = try inner.call(name: "host_loop", args: [2], handler: Recorder(), gas: fullGas)
+                innerResults.append(outcome.regs[Int(Reg.a0.rawValue)])
+                XCTAssertEqual(instance.reg(reg: .a1), UInt64(innerResults.count - 1))
+                return nil
+            }
+            let outcome = try outer.call(name: "host_loop", args: [3], handler: nesting, gas: fullGas)
+            XCTAssertEqual(outcome.result.status, .halt, "\(backend)")
+            XCTAssertEqual(outcome.regs[Int(Reg.a0.rawValue)], 3)
+            XCTAssertEqual(innerResults, [2, 2, 2])
+        }
+    }
+
+    func testAHandlerErrorLeavesTheInstanceReusable() throws {
+        for backend in backends {
+            let vm = try newInstance(backend)
+            var calls = 0
+            let failsOnTheSecondCall = Handler { _, _ in
+                calls += 1
+                if calls == 2 { throw HostError.Abort(reason: "second call refused") }
+                return nil
+            }
+            XCTAssertEqual(pvmError({ _ = try vm.call(name: "host_loop", args: [5], handler: failsOnTheSecondCall, gas: fullGas) }, isHostAborted),
+                           "host call 1 aborted: second call refused")
+            XCTAssertEqual(calls, 2, "the call stops at the failing host call")
+            let outcome = try vm.call(name: "host_loop", args: [4], handler: Recorder(), gas: fullGas)
+            XCTAssertEqual(outcome.result.status, .halt)
+            XCTAssertEqual(outcome.regs[Int(Reg.a0.rawValue)], 4)
+        }
+    }
+
+    func testTheCompilerRunsInTheGenericSandboxToo() throws {
+        let engine = try Engine(config: EngineConfig(backend: .compiler, sandbox: .generic))
+        XCTAssertEqual(engine.backend(), .compiler)
+        let vm = try Instance(module: Module(engine: engine, blob: testProgram))
+        let recorder = Recorder()
+        let outcome = try vm.call(name: "host_loop", args: [4], handler: recorder, gas: fullGas)
+        XCTAssertEqual(outcome.result.status, .halt)
+        XCTAssertEqual(recorder.numbers, [1, 1, 1, 1])
+    }
+
+    func testErrorsDescribeThemselves() throws {
+        do {
+            _ = try Module(engine: engine(.interpreter), blob: Data())
+            XCTFail("an empty blob loaded")
+        } catch let error as PvmError {
+            XCTAssertEqual(error, .InvalidProgram(message: "blob is empty"))
+            XCTAssertTrue(error.localizedDescription.contains("blob is empty"), error.localizedDescription)
+            XCTAssertTrue("\(error)".contains("InvalidProgram"), "\(error)")
+        }
     }
 }

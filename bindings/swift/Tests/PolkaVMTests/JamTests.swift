@@ -1,0 +1,127 @@
+// JAM mode: Graypaper program blobs (Module(engine:jamCode:)), dynamic paging and the Graypaper's
+// pc, on the interpreter and on the JIT with the generic sandbox; as tests/jam.rs does in Rust.
+
+import Foundation
+import PolkaVM
+import XCTest
+
+/// The Graypaper blob of a program written in polkavm's assembly.
+func graypaper(_ source: String) throws -> Data {
+    try graypaperBlob(container: assemble(source: source))
+}
+
+func jamInstance(_ engine: Engine, _ code: Data, _ config: JamConfig = JamConfig()) throws -> Instance {
+    try Instance(module: Module.newJam(engine: engine, code: code, config: config))
+}
+
+extension Instance {
+    func start(at pc: UInt32, gas: Int64) throws -> RunResult {
+        try setNextPc(pc: pc)
+        setGas(gas: gas)
+        return try run()
+    }
+}
+
+final class JamTests: XCTestCase {
+    func testFallingOffTheEndPanicsAtTheEndOfTheCode() throws {
+        let code = try graypaper("%isa = jam_v1\npub @main:\n    i32 a2 = a0 + a1\n")
+        for engine in try pagingEngines() {
+            let vm = try jamInstance(engine, code)
+            XCTAssertNil(vm.graypaperPc(), "no run yet")
+            vm.setReg(reg: .a0, value: 1)
+            vm.setReg(reg: .a1, value: 2)
+            let result = try vm.start(at: 0, gas: 10_000)
+            XCTAssertEqual(result.status, .panic, "\(engine.backend())")
+            XCTAssertEqual(vm.reg(reg: .a2), 3)
+            // One gas for the add, one for the implicit trap; the pc is the code's length.
+            XCTAssertEqual(result.gasRemaining, 9_998, "\(engine.backend())")
+            XCTAssertEqual(vm.graypaperPc(), 3)
+        }
+    }
+
+    func testPageFaultsReportThePageAndResumeOnceMapped() throws {
+        let code = try graypaper("%isa = jam_v1\npub @main:\n    a1 = u32 [a0]\n    u32 [a0 + 4] = a1\n    trap\n")
+        for engine in try pagingEngines() {
+            let backend = engine.backend()
+            let vm = try jamInstance(engine, code)
+            vm.setReg(reg: .a0, value: 0x2_0FFC)
+            var result = try vm.start(at: 0, gas: 100)
+            XCTAssertEqual(result.status, .fault, "\(backend)")
+            XCTAssertEqual(result.faultAddress, 0x2_0000)
+            XCTAssertEqual(vm.faultAddress(), 0x2_0000)
+            XCTAssertEqual(vm.graypaperPc(), 0)
+
+            try vm.mapPages(address: 0x2_0000, length: 0x1000, writable: true)
+            try vm.writeMemory(address: 0x2_0FFC, data: Data([0x2A, 0, 0, 0]))
+            try vm.protectPages(address: 0x2_0000, length: 0x1000, readOnly: true)
+            XCTAssertTrue(pvmError({ try vm.writeMemory(address: 0x2_0FFC, data: Data([1])) }, isMemory).contains("0x00020ffc"),
+                          "read-only for the host too")
+            result = try vm.run()
+            XCTAssertEqual(result.status, .fault, "\(backend): the store crosses a page")
+            XCTAssertEqual(result.faultAddress, 0x2_1000)
+            XCTAssertEqual(vm.reg(reg: .a1), 0x2A, "\(backend): the load completed")
+            XCTAssertGreaterThan(vm.graypaperPc() ?? 0, 0)
+
+            try vm.mapPages(address: 0x2_1000, length: 0x1000, writable: false)
+            XCTAssertEqual(try vm.run().status, .fault, "\(backend): the next page is read-only")
+            try vm.protectPages(address: 0x2_1000, length: 0x1000, readOnly: false)
+            XCTAssertEqual(try vm.run().status, .panic, "\(backend)")
+            XCTAssertEqual(try vm.readMemory(address: 0x2_1000, length: 4), Data([0x2A, 0, 0, 0]))
+
+            try vm.freePages(address: 0x2_0000, length: 0x2000)
+            _ = pvmError({ _ = try vm.readMemory(address: 0x2_0000, length: 1) }, isMemory)
+        }
+    }
+
+    func testTheGraypaperPcOfAHaltIsKnownWithHaltPc() throws {
+        // The container's pcs carry over into its Graypaper blob.
+        let container = testProgram
+        let code = try graypaperBlob(container: container)
+        let sumPc = try Module(engine: engine(.interpreter), blob: container).exportPc(name: "sum")
+        let haltAddress: UInt64 = 0xFFFF_0000
+        for engine in try pagingEngines() {
+            let plain = try jamInstance(engine, code)
+            try plain.setRegs(values: [haltAddress, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0])
+            XCTAssertEqual(try plain.start(at: sumPc, gas: 1000).status, .halt, "\(engine.backend())")
+            XCTAssertEqual(plain.reg(reg: .a0), 55)
+            XCTAssertNil(plain.graypaperPc(), "polkavm alone does not know the pc of a halt")
+
+            let tracked = try jamInstance(engine, code, JamConfig(haltPc: true))
+            try tracked.setRegs(values: [haltAddress, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0])
+            let result = try tracked.start(at: sumPc, gas: 1000)
+            XCTAssertEqual(result.status, .halt)
+            XCTAssertEqual(tracked.reg(reg: .a0), 55)
+            XCTAssertGreaterThan(tracked.graypaperPc() ?? 0, sumPc, "the ret after the loop")
+            XCTAssertEqual(result.gasRemaining, plain.gas(), "the same gas either way")
+        }
+    }
+
+    func testHostCallsInJamMode() throws {
+        let code = try graypaper("%isa = jam_v1\npub @main:\n    ecalli 9\n    a0 = a0 + 1\n    trap\n")
+        for engine in try pagingEngines() {
+            let vm = try jamInstance(engine, code)
+            vm.setReg(reg: .a0, value: 41)
+            let result = try vm.start(at: 0, gas: 100)
+            XCTAssertEqual(result.status, .host, "\(engine.backend())")
+            XCTAssertEqual(result.hostCall, 9)
+            XCTAssertEqual(vm.graypaperPc(), 0, "the ecalli")
+            XCTAssertEqual(try vm.run().status, .panic)
+            XCTAssertEqual(vm.reg(reg: .a0), 42)
+        }
+    }
+
+    func testBadJamInputIsAnError() throws {
+        let code = try graypaper("%isa = jam_v1\npub @main:\n    trap\n")
+        // Without allowDynamicPaging the engine cannot load a JAM program.
+        let message = pvmError({ _ = try Module.newJam(engine: engine(.interpreter), code: code, config: JamConfig()) }, isUnsupported)
+        XCTAssertTrue(message.contains("allow_dynamic_paging"), message)
+        let interpreter = try pagingEngines()[0]
+        _ = pvmError({ _ = try Module.newJam(engine: interpreter, code: Data([0, 0, 5, 0]), config: JamConfig()) }, isInvalidProgram)  // truncated
+        XCTAssertFalse(pvmError({ _ = try Module.newJam(engine: interpreter, code: code, config: JamConfig(pageSize: 100)) }, isInvalidArgument)
+            .isEmpty)
+        XCTAssertTrue(pvmError({ _ = try graypaperBlob(container: Data([1, 2, 3])) }, isInvalidProgram)
+            .hasPrefix("blob is not a valid PolkaVM program"))
+        let latest64 = try assemble(source: "%isa = latest64\npub @main:\n    trap\n")
+        XCTAssertTrue(pvmError({ _ = try graypaperBlob(container: latest64) }, isUnsupported).contains("no Graypaper encoding"))
+    }
+}
