@@ -290,7 +290,7 @@ test-swift: bindings-check swift-prefix
 	$(SWIFT) bash tests/swift-consumer/run.sh $(SWIFT_DIR)/consumer
 
 examples-swift: swift-prefix
-	$(SWIFT) swift build --package-path examples/swift --scratch-path $(SWIFT_DIR)/examples
+	$(SWIFT) swift build --package-path examples/swift/host-function --scratch-path $(SWIFT_DIR)/examples
 	$(SWIFT) $(SWIFT_DIR)/examples/debug/host-function examples/sample_program.pvmasm
 
 # --- Benchmarks, sanitizers and fuzzing (BENCHMARKS.md) -------------------------------------------
@@ -320,7 +320,7 @@ bench-kotlin: build ## build the Kotlin benchmark runner
 # The Swift runner (benches/swift), built with optimisations inside the Swift root; benches/swift/run.sh
 # runs it there.
 bench-swift: swift-prefix
-	$(SWIFT) swift build -c release --package-path benches/swift --scratch-path $(SWIFT_DIR)/bench
+	$(SWIFT) swift build -c release --package-path benches/swift/pvm-bench --scratch-path $(SWIFT_DIR)/bench
 
 # Every layer against polkavm called directly, both backends, one run; results in $(BENCH_BUILD)/results.md.
 bench: bench-c ## every layer against polkavm called directly, results in target/bench/results.md

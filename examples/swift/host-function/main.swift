@@ -21,7 +21,7 @@ final class Host: HostHandler, @unchecked Sendable {
 }
 
 let arguments = CommandLine.arguments
-let blob = try assemble(source: String(contentsOfFile: arguments.count > 1 ? arguments[1] : "../sample_program.pvmasm", encoding: .utf8))
+let blob = try assemble(source: String(contentsOfFile: arguments.count > 1 ? arguments[1] : "../../sample_program.pvmasm", encoding: .utf8))
 let n = arguments.count > 2 ? UInt64(arguments[2])! : 10
 for backend in [Backend.interpreter, .compiler] {
     let instance = try Instance(module: Module(engine: Engine(config: EngineConfig(backend: backend)), blob: blob))
