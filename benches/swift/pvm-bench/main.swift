@@ -50,58 +50,67 @@ func check(_ condition: Bool, _ what: @autoclosure () -> String) throws {
     if !condition { throw BenchError(description: what()) }
 }
 
-var args = Array(CommandLine.arguments.dropFirst())
-let useCall = args.first == "--call"
-if useCall { args.removeFirst() }
-guard args.count == 5, let requested = UInt64(args[2]) else {
-    FileHandle.standardError.write("usage: pvm-bench [--call] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM\n".data(using: .utf8)!)
-    exit(2)
-}
-let scenario = args[0]
-let n = batchCap[scenario].map { min($0, requested) } ?? requested
-let engine = try Engine(config: EngineConfig(backend: args[1] == "compiler" ? .compiler : .interpreter))
-let testBlob = try Data(contentsOf: URL(fileURLWithPath: args[3]))
-let largeBlob = try Data(contentsOf: URL(fileURLWithPath: args[4]))
-let module = try Module(engine: engine, blob: testBlob, config: ModuleConfig())
-let vm = try Instance(module: module)
-let handler = CopyA0ToA2()
+func main() throws {
+    var args = Array(CommandLine.arguments.dropFirst())
+    let useCall = args.first == "--call"
+    if useCall { args.removeFirst() }
+    guard args.count == 5, let requested = UInt64(args[2]) else {
+        FileHandle.standardError.write("usage: pvm-bench [--call] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM\n".data(using: .utf8)!)
+        exit(2)
+    }
+    let scenario = args[0]
+    let n = batchCap[scenario].map { min($0, requested) } ?? requested
+    let engine = try Engine(config: EngineConfig(backend: args[1] == "compiler" ? .compiler : .interpreter))
+    let testBlob = try Data(contentsOf: URL(fileURLWithPath: args[3]))
+    let largeBlob = try Data(contentsOf: URL(fileURLWithPath: args[4]))
+    let module = try Module(engine: engine, blob: testBlob, config: ModuleConfig())
+    let vm = try Instance(module: module)
+    let handler = CopyA0ToA2()
 
-let workloads: [String: () throws -> Void] = [
-    "host_calls": {
-        let a0 = useCall ? try runCall(vm, "host_loop", n, handler) : try runLoop(vm, module.exportPc(name: "host_loop"), n)
-        try check(a0 == n, "host_loop returned \(a0)")
-    },
-    "compute": {
-        let a0 = useCall ? try runCall(vm, "sum", n, handler) : try runLoop(vm, module.exportPc(name: "sum"), n)
-        try check(a0 == n * (n + 1) / 2, "sum returned \(a0)")
-    },
-    "invocations": {
-        let add = try module.exportPc(name: "add")
-        for _ in 0..<n {
-            let instance = try Instance(module: module)
-            if useCall {
-                _ = try instance.call(name: "add", args: [40, 2], handler: handler, gas: gas)
-            } else {
-                try instance.prepareCall(pc: add, args: [40, 2])
-                instance.setGas(gas: gas)
-                try check(instance.run().status == .halt, "add did not halt")
+    let workloads: [String: () throws -> Void] = [
+        "host_calls": {
+            let a0 = useCall ? try runCall(vm, "host_loop", n, handler) : try runLoop(vm, module.exportPc(name: "host_loop"), n)
+            try check(a0 == n, "host_loop returned \(a0)")
+        },
+        "compute": {
+            let a0 = useCall ? try runCall(vm, "sum", n, handler) : try runLoop(vm, module.exportPc(name: "sum"), n)
+            try check(a0 == n * (n + 1) / 2, "sum returned \(a0)")
+        },
+        "invocations": {
+            let add = try module.exportPc(name: "add")
+            for _ in 0..<n {
+                let instance = try Instance(module: module)
+                if useCall {
+                    _ = try instance.call(name: "add", args: [40, 2], handler: handler, gas: gas)
+                } else {
+                    try instance.prepareCall(pc: add, args: [40, 2])
+                    instance.setGas(gas: gas)
+                    try check(instance.run().status == .halt, "add did not halt")
+                }
+                try check(instance.reg(reg: .a0) == 42, "add returned \(instance.reg(reg: .a0))")
             }
-            try check(instance.reg(reg: .a0) == 42, "add returned \(instance.reg(reg: .a0))")
-        }
-    },
-    "load": {
-        for _ in 0..<n {
-            _ = try Module(engine: engine, blob: largeBlob, config: ModuleConfig())
-        }
-    },
-]
-guard let workload = workloads[scenario] else {
-    FileHandle.standardError.write("pvm-bench: unknown scenario \(scenario)\n".data(using: .utf8)!)
-    exit(2)
+        },
+        "load": {
+            for _ in 0..<n {
+                _ = try Module(engine: engine, blob: largeBlob, config: ModuleConfig())
+            }
+        },
+    ]
+    guard let workload = workloads[scenario] else {
+        FileHandle.standardError.write("pvm-bench: unknown scenario \(scenario)\n".data(using: .utf8)!)
+        exit(2)
+    }
+    let per = scenario == "compute" ? 1 : n
+    try workload()
+    let start = DispatchTime.now().uptimeNanoseconds
+    try workload()
+    let elapsed = DispatchTime.now().uptimeNanoseconds - start
+    print(String(format: "%.3f", Double(elapsed) / Double(per)))
 }
-let per = scenario == "compute" ? 1 : n
-try workload()
-let start = DispatchTime.now().uptimeNanoseconds
-try workload()
-let elapsed = DispatchTime.now().uptimeNanoseconds - start
-print(String(format: "%.3f", Double(elapsed) / Double(per)))
+
+do {
+    try main()
+} catch {
+    FileHandle.standardError.write("pvm-bench: \(error)\n".data(using: .utf8)!)
+    exit(1)
+}
