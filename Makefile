@@ -318,7 +318,7 @@ bench-kotlin: build ## build the Kotlin benchmark runner
 	$(MVN) -q -f benches/kotlin package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 
 # The Swift runner (benches/swift), built with optimisations inside the Swift root; benches/swift/run.sh
-# runs it there.
+# runs it there (`benches/swift/run.sh costs BACKEND PROGRAM`: the cost of each UniFFI call alone).
 bench-swift: swift-prefix
 	$(SWIFT) swift build -c release --package-path benches/swift/pvm-bench --scratch-path $(SWIFT_DIR)/bench
 

@@ -6,6 +6,10 @@
 // call, per run, per invocation or per load) on its last line. Host calls are served by the
 // caller's own run loop (run, reg, setReg per host call), or with --call by `Instance.call` and a
 // HostHandler (one foreign callback per host call). The same workloads as benches/python/bench.py.
+//
+//     pvm-bench costs BACKEND TEST_PROGRAM
+//
+// prints what each UniFFI call of a run-loop host call costs on its own (BENCHMARKS.md, "Swift").
 
 import Dispatch
 import Foundation
@@ -50,8 +54,49 @@ func check(_ condition: Bool, _ what: @autoclosure () -> String) throws {
     if !condition { throw BenchError(description: what()) }
 }
 
+/// Nanoseconds per call of `body`, the median of 11 batches of `n` after one warm-up batch.
+func timePerCall(_ n: Int, _ body: () throws -> Void) rethrows -> Double {
+    var samples: [Double] = []
+    for round in 0...11 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<n { try body() }
+        if round > 0 { samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(n)) }
+    }
+    return samples.sorted()[samples.count / 2]
+}
+
+func costs(_ backend: String, _ testPath: String) throws {
+    let engine = try Engine(config: EngineConfig(backend: backend == "compiler" ? .compiler : .interpreter))
+    let module = try Module(engine: engine, blob: Data(contentsOf: URL(fileURLWithPath: testPath)), config: ModuleConfig())
+    let vm = try Instance(module: module)
+    let n = 20_000
+    var sink: UInt64 = 0
+    let rows: [(String, Double)] = try [
+        ("gas() (no arguments, a scalar back)", timePerCall(n) { sink &+= UInt64(bitPattern: vm.gas()) }),
+        ("reg(reg:) (the Reg enum goes in a RustBuffer)", timePerCall(n) { sink &+= vm.reg(reg: .a0) }),
+        ("setReg(reg:value:)", timePerCall(n) { vm.setReg(reg: .a2, value: sink) }),
+        ("regs() (13 values back in a RustBuffer)", timePerCall(n) { sink &+= vm.regs()[7] }),
+        ("run() from one host call to the next", {
+            try vm.prepareCall(pc: module.exportPc(name: "host_loop"), args: [UInt64(n * 13)])
+            vm.setGas(gas: gas)
+            return try timePerCall(n) { _ = try vm.run() }
+        }()),
+        ("call(): one HostHandler callback", try {
+            let handler = CopyA0ToA2()
+            return try timePerCall(1) { _ = try vm.call(name: "host_loop", args: [UInt64(n)], handler: handler, gas: gas) } / Double(n)
+        }()),
+    ]
+    for (name, nanoseconds) in rows {
+        print("\(name): \(String(format: "%.0f", nanoseconds)) ns")
+    }
+    if sink == 42 { print("") }  // keeps the reads alive
+}
+
 func main() throws {
     var args = Array(CommandLine.arguments.dropFirst())
+    if args.first == "costs", args.count == 3 {
+        return try costs(args[1], args[2])
+    }
     let useCall = args.first == "--call"
     if useCall { args.removeFirst() }
     guard args.count == 5, let requested = UInt64(args[2]) else {
