@@ -268,7 +268,7 @@ examples-kotlin: build ## install the Kotlin jar into ~/.m2 and run the Kotlin e
 
 # Swift runs inside a Debian trixie root filesystem with swiftlang 6.0 (tests/rootfs/rootfs.sh, built
 # once and cached outside the clone; this repository is /mnt/repo there). The library is installed
-# as a user installs it (`make install`, staged with DESTDIR and moved to the prefix the root sees)
+# as a user installs it (`make install`, staged with DESTDIR and copied to the prefix the root sees)
 # and SwiftPM finds it with pkg-config. SwiftPM's build folders and caches stay in target/swift.
 SWIFT_DIR := target/swift
 SWIFT_PREFIX := /mnt/repo/$(SWIFT_DIR)/prefix
@@ -278,9 +278,10 @@ SWIFT := tests/rootfs/rootfs.sh run swift --env HOME=/mnt/repo/$(SWIFT_DIR)/home
 .PHONY: swift-prefix examples-swift
 swift-prefix: build
 	@tests/rootfs/rootfs.sh path swift >/dev/null || { echo "Swift: no Swift root filesystem (see above); or install Swift 5.9+ and build bindings/swift yourself" >&2; exit 1; }
-	rm -rf $(SWIFT_DIR)/stage $(SWIFT_DIR)/prefix
+	rm -rf $(SWIFT_DIR)/stage
 	$(MAKE) --no-print-directory install PREFIX=$(SWIFT_PREFIX) DESTDIR=$(abspath $(SWIFT_DIR)/stage) >/dev/null
-	mv $(SWIFT_DIR)/stage$(SWIFT_PREFIX) $(SWIFT_DIR)/prefix
+	mkdir -p $(SWIFT_DIR)/prefix
+	cp -R --remove-destination $(SWIFT_DIR)/stage$(SWIFT_PREFIX)/. $(SWIFT_DIR)/prefix/
 
 # The package's suite (both backends), then tests/swift-consumer: a package that depends on
 # bindings/swift by version from a git repository, as SwiftPM allows only without unsafeFlags.
