@@ -26,7 +26,7 @@ final class JamTests: XCTestCase {
     func testFallingOffTheEndPanicsAtTheEndOfTheCode() throws {
         let code = try graypaper("%isa = jam_v1\npub @main:\n    i32 a2 = a0 + a1\n")
         for engine in try pagingEngines() {
-            let vm = try jamInstance(engine, code)
+            let vm = try jamInstance(engine, code, JamConfig(costModel: .naive))  // one gas per instruction
             XCTAssertNil(vm.graypaperPc(), "no run yet")
             vm.setReg(reg: .a0, value: 1)
             vm.setReg(reg: .a1, value: 2)
@@ -123,5 +123,57 @@ final class JamTests: XCTestCase {
             .hasPrefix("blob is not a valid PolkaVM program"))
         let latest64 = try assemble(source: "%isa = latest64\npub @main:\n    trap\n")
         XCTAssertTrue(pvmError({ _ = try graypaperBlob(container: latest64) }, isUnsupported).contains("no Graypaper encoding"))
+    }
+
+    func testTheJamDefaultGivesGraypaper080GasAndNaiveIsSelectable() throws {
+        // inst_load_u8_nok of the Graypaper 0.8.0 vectors: one basic block, a load from an unmapped page.
+        let file = repositoryRoot.appendingPathComponent("tests/vectors/gp-0.8.0-polkavm-spectool/programs/inst_load_u8_nok.json")
+        let vector = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+        let program = Data(try XCTUnwrap(vector["program"] as? [Int]).map { UInt8($0) })
+        let initialGas = try XCTUnwrap(vector["initial-gas"] as? Int64)
+        let steps = try XCTUnwrap(vector["steps"] as? [[String: Any]])
+        let expected = try XCTUnwrap(steps.last?["assert"] as? [String: Any])
+        XCTAssertEqual(expected["status"] as? String, "page-fault")
+        XCTAssertEqual(expected["page-fault-address"] as? Int, 0x20000)
+        let expectedGas = try XCTUnwrap(expected["gas"] as? Int64)
+        XCTAssertEqual(expectedGas, 9975)
+        for engine in try pagingEngines() {
+            for (config, gas) in [(JamConfig(), expectedGas), (JamConfig(costModel: .fullL2Hit), expectedGas),
+                                  (JamConfig(costModel: .naive), initialGas - 2)] {
+                let module = try Module.newJam(engine: engine, code: program, config: config)
+                XCTAssertEqual(module.blockGasCost(pc: 0), initialGas - gas, "\(config)")
+                let vm = try Instance(module: module)
+                let result = try vm.start(at: 0, gas: initialGas)
+                XCTAssertEqual(result.status, .fault, "\(engine.backend()) \(config)")
+                XCTAssertEqual(vm.faultAddress(), 0x20000)
+                XCTAssertEqual(result.gasRemaining, gas, "\(engine.backend()) \(config)")
+            }
+        }
+        let jamEngine = try pagingEngines()[0]
+        XCTAssertEqual(try Module.newJam(engine: jamEngine, code: program, config: JamConfig()).costModel(), .fullL2Hit)
+        let naiveEngine = try Engine(config: EngineConfig(backend: .interpreter, allowDynamicPaging: true, defaultCostModel: .naive))
+        XCTAssertEqual(try Module.newJam(engine: naiveEngine, code: program, config: JamConfig()).costModel(), .fullL2Hit,
+                       "a JAM module without a choice takes Graypaper 0.8.0's")
+        XCTAssertEqual(try Module(engine: naiveEngine, blob: testProgram).costModel(), .naive, "a module without a choice takes the engine's")
+        XCTAssertEqual(try Module(engine: naiveEngine, blob: testProgram, config: ModuleConfig(costModel: .fullL3Hit)).costModel(), .fullL3Hit)
+    }
+
+    func testEveryCostModelRunsTheSameProgramToTheSameResult() throws {
+        let code = try graypaperBlob(container: testProgram)
+        let sumPc = try Module(engine: engine(.interpreter), blob: testProgram).exportPc(name: "sum")
+        for engine in try pagingEngines() {
+            var gasUsed: [CostModel: Int64] = [:]
+            for model in CostModel.allCases {
+                let vm = try jamInstance(engine, code, JamConfig(costModel: model))
+                try vm.setRegs(values: [0xFFFF_0000, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0])
+                let result = try vm.start(at: sumPc, gas: 1_000_000)
+                XCTAssertEqual(result.status, .halt, "\(engine.backend()) \(model)")
+                XCTAssertEqual(vm.reg(reg: .a0), 5050)
+                gasUsed[model] = 1_000_000 - result.gasRemaining
+            }
+            // The naive model charges one gas per instruction: 3 per iteration of sum's loop, and more.
+            XCTAssertGreaterThanOrEqual(gasUsed[.naive] ?? 0, 300, "\(engine.backend())")
+            XCTAssertEqual(Set(gasUsed.values).count > 1, true, "the models charge differently: \(gasUsed)")
+        }
     }
 }
