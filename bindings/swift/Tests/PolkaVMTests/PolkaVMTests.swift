@@ -370,4 +370,32 @@ final class PolkaVMTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("InvalidProgram"), "\(error)")
         }
     }
+
+    func testGasMayBeOmittedOnlyWithoutMetering() throws {
+        for backend in backends {
+            let unmetered = try newInstance(backend, ModuleConfig(gasMetering: .disabled))
+            XCTAssertEqual(try unmetered.call(name: "sum", args: [100], handler: Recorder()).regs[Int(Reg.a0.rawValue)], 5050)
+            let metered = try newInstance(backend)
+            XCTAssertEqual(pvmError({ _ = try metered.call(name: "sum", args: [100], handler: Recorder()) }, isInvalidArgument),
+                           "call needs gas: the module meters gas (GasMetering.DISABLED turns metering off)")
+            XCTAssertEqual(try metered.call(name: "sum", args: [100], handler: Recorder(), gas: fullGas).regs[Int(Reg.a0.rawValue)], 5050)
+        }
+    }
+
+    func testAHandlerMayReadAndSetTheGas() throws {
+        for backend in backends {
+            let vm = try newInstance(backend)
+            var seen: [Int64] = []
+            let refill = Handler { _, instance in
+                seen.append(instance.gas())
+                instance.setGas(gas: 500)
+                return nil
+            }
+            let outcome = try vm.call(name: "host_loop", args: [3], handler: refill, gas: fullGas)
+            XCTAssertEqual(outcome.result.status, .halt, "\(backend)")
+            XCTAssertEqual(seen.count, 3)
+            XCTAssertTrue(seen[0] < fullGas && seen[1] < 500 && seen[2] < 500, "\(seen)")
+            XCTAssertLessThan(outcome.result.gasRemaining, 500, "the run went on with the gas the handler set")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 // Threads: engines and modules are shared, each thread runs its own instances; one instance used by
-// several threads at once serves one call at a time and refuses the others, never corrupting them.
+// several threads at once serves one call at a time, the others waiting for it. The same tests
+// exist for Kotlin (SharedInstanceTest) and Python (test_threads.py).
 
 import Dispatch
 import Foundation
@@ -44,51 +45,61 @@ final class ThreadTests: XCTestCase {
         }
     }
 
-    func testOneInstanceServesOneCallAtATime() throws {
+    func testThreadsSharingAnInstanceTakeTurns() throws {
         for backend in backends {
             let vm = try newInstance(backend)
-            let threads = 4
+            let threads = 3
+            let rounds = 10
             let lock = NSLock()
-            var completed = 0
-            var refusals: [String] = []
-            var wrong: [String] = []
-            // Each host call sleeps a little, so that the calls overlap.
-            let slow = Handler { _, _ in
-                usleep(100)
-                return nil
+            var failures: [String] = []
+            var checked = [Int](repeating: 0, count: threads)
+            var log: [Int] = []  // which thread each host call belonged to
+            var done = false
+            func fail(_ message: String) {
+                lock.lock()
+                failures.append(message)
+                lock.unlock()
             }
+            // Accessors from another thread wait for the running call: they never land inside one.
+            let meddler = Thread {
+                while !(lock.withLock { done }) {
+                    vm.setReg(reg: .a0, value: 999)
+                    if vm.regs().count != 13 { fail("regs() did not return 13 values") }
+                }
+            }
+            meddler.start()
             DispatchQueue.concurrentPerform(iterations: threads) { index in
-                for _ in 0..<5 {
+                for round in 0..<rounds {
+                    let n = UInt64(2 + index + round % 3)
+                    var nextA0 = n
+                    // Every host call of host_loop(n) sees its own call's registers: A0 = n, n-1, ...
+                    let countdown = Handler { _, instance in
+                        if instance.reg(reg: .a0) != nextA0 { throw HostError.Abort(reason: "A0 \(instance.reg(reg: .a0)), expected \(nextA0)") }
+                        nextA0 -= 1
+                        lock.withLock { log.append(index) }
+                        return nil
+                    }
                     do {
-                        let outcome = try vm.call(name: "host_loop", args: [10], handler: slow, gas: fullGas)
-                        lock.lock()
-                        if outcome.result.status == .halt && outcome.regs[Int(Reg.a0.rawValue)] == 10 {
-                            completed += 1
-                        } else {
-                            wrong.append("\(outcome)")
-                        }
-                        lock.unlock()
-                    } catch let error as PvmError {
-                        lock.lock()
-                        if isWrongState(error) && message(of: error).hasPrefix("instance is busy") {
-                            refusals.append(message(of: error))
-                        } else {
-                            wrong.append("\(error)")
-                        }
-                        lock.unlock()
+                        var outcome = try vm.call(name: "host_loop", args: [n], handler: countdown, gas: fullGas)
+                        if outcome.regs[Int(Reg.a0.rawValue)] != n || nextA0 != 0 { fail("thread \(index): host_loop(\(n)) gave \(outcome)") }
+                        outcome = try vm.call(name: "sum", args: [n * 10], handler: Recorder(), gas: fullGas)
+                        if outcome.regs[Int(Reg.a0.rawValue)] != n * 10 * (n * 10 + 1) / 2 { fail("thread \(index): sum gave \(outcome)") }
+                        lock.withLock { checked[index] += 1 }
                     } catch {
-                        lock.lock()
-                        wrong.append("\(error)")
-                        lock.unlock()
+                        fail("thread \(index): \(error)")
                     }
                 }
             }
-            XCTAssertEqual(wrong, [], "\(backend)")
-            XCTAssertGreaterThan(completed, 0, "\(backend)")
-            XCTAssertEqual(completed + refusals.count, threads * 5, "\(backend)")
-            // Afterwards the instance is idle and whole.
-            XCTAssertEqual(try vm.callRaw("add", [2, 3]).status, .halt)
-            XCTAssertEqual(vm.reg(reg: .a0), 5)
+            lock.withLock { done = true }
+            while !meddler.isFinished { usleep(1000) }
+            XCTAssertEqual(failures, [], "\(backend)")
+            XCTAssertEqual(checked, [Int](repeating: rounds, count: threads), "\(backend)")
+            // One call at a time: each call's host calls are one unbroken run in the log.
+            var runs: [Int] = []
+            for (position, thread) in log.enumerated() where position == 0 || log[position - 1] != thread {
+                runs.append(thread)
+            }
+            XCTAssertLessThanOrEqual(runs.count, threads * rounds, "\(backend): calls interleaved")
         }
     }
 
