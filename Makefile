@@ -277,7 +277,8 @@ SWIFT := tests/rootfs/rootfs.sh run swift --env HOME=/mnt/repo/$(SWIFT_DIR)/home
 
 .PHONY: swift-prefix examples-swift
 swift-prefix: build
-	@tests/rootfs/rootfs.sh path swift >/dev/null || { echo "Swift: no Swift root filesystem (see above); or install Swift 5.9+ and build bindings/swift yourself" >&2; exit 1; }
+	@tests/rootfs/rootfs.sh path swift >/dev/null || { echo "Swift: no Swift toolchain. The Swift root filesystem needs Linux, root, debootstrap and bubblewrap \
+	  (apt-get install debootstrap bubblewrap); elsewhere install Swift 5.9+ and the library (make install), then 'swift test' in bindings/swift" >&2; exit 1; }
 	rm -rf $(SWIFT_DIR)/stage
 	$(MAKE) --no-print-directory install PREFIX=$(SWIFT_PREFIX) DESTDIR=$(abspath $(SWIFT_DIR)/stage) >/dev/null
 	mkdir -p $(SWIFT_DIR)/prefix
