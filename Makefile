@@ -276,7 +276,7 @@ SWIFT := tests/rootfs/rootfs.sh run swift --env HOME=/mnt/repo/$(SWIFT_DIR)/home
   --env PKG_CONFIG_PATH=$(SWIFT_PREFIX)/lib/pkgconfig --env LD_LIBRARY_PATH=$(SWIFT_PREFIX)/lib
 
 .PHONY: swift-prefix examples-swift
-swift-prefix: build
+swift-prefix: build ## install the library where the Swift root filesystem sees it (target/swift/prefix)
 	@tests/rootfs/rootfs.sh path swift >/dev/null || { echo "Swift: no Swift toolchain. The Swift root filesystem needs Linux, root, debootstrap and bubblewrap \
 	  (apt-get install debootstrap bubblewrap); elsewhere install Swift 5.9+ and the library (make install), then 'swift test' in bindings/swift" >&2; exit 1; }
 	rm -rf $(SWIFT_DIR)/stage
@@ -286,12 +286,12 @@ swift-prefix: build
 
 # The package's suite (both backends), then tests/swift-consumer: a package that depends on
 # bindings/swift by version from a git repository, as SwiftPM allows only without unsafeFlags.
-test-swift: bindings-check swift-prefix
+test-swift: bindings-check swift-prefix ## swift build + swift test of bindings/swift (both backends) and the tests/swift-consumer package, in the Swift root filesystem
 	$(SWIFT) swift build --package-path bindings/swift --scratch-path $(SWIFT_DIR)/bindings --build-tests
 	$(SWIFT) swift test --package-path bindings/swift --scratch-path $(SWIFT_DIR)/bindings --skip-build
 	$(SWIFT) bash tests/swift-consumer/run.sh $(SWIFT_DIR)/consumer
 
-examples-swift: swift-prefix
+examples-swift: swift-prefix ## run the Swift example (examples/swift/host-function)
 	$(SWIFT) swift build --package-path examples/swift/host-function --scratch-path $(SWIFT_DIR)/examples
 	$(SWIFT) $(SWIFT_DIR)/examples/debug/host-function examples/sample_program.pvmasm
 
@@ -321,7 +321,7 @@ bench-kotlin: build ## build the Kotlin benchmark runner
 
 # The Swift runner (benches/swift), built with optimisations inside the Swift root; benches/swift/run.sh
 # runs it there (`benches/swift/run.sh costs BACKEND PROGRAM`: the cost of each UniFFI call alone).
-bench-swift: swift-prefix
+bench-swift: swift-prefix ## build the Swift benchmark runner (benches/swift)
 	$(SWIFT) swift build -c release --package-path benches/swift/pvm-bench --scratch-path $(SWIFT_DIR)/bench
 
 # Every layer against polkavm called directly, both backends, one run; results in $(BENCH_BUILD)/results.md.
