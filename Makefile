@@ -30,7 +30,7 @@ programs: build ## assemble tests/programs/*.pvmasm into target/programs (and te
 	done
 	$(RELEASE)/pvm-assemble --graypaper tests/programs/test_program.pvmasm $(PROGRAMS)/test_program.jam
 
-examples: build examples-cpp examples-julia examples-python examples-kotlin examples-swift
+examples: build examples-cpp examples-julia examples-python examples-kotlin examples-swift ## build the library and run every example on the embedded sample program
 	$(MAKE) -C examples/c run
 
 test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-sanitizers fuzz-smoke test-dist test-aarch64 ## every test suite: what CI runs on a clean clone
