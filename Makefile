@@ -296,7 +296,7 @@ examples-swift: swift-prefix ## run the Swift example (examples/swift/host-funct
 	$(SWIFT) $(SWIFT_DIR)/examples/debug/host-function examples/sample_program.pvmasm
 
 # --- Benchmarks, sanitizers and fuzzing (BENCHMARKS.md) -------------------------------------------
-.PHONY: bench bench-c bench-instructions bench-kotlin bench-swift test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
+.PHONY: bench bench-c bench-instructions bench-busy-wait bench-kotlin bench-swift test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
 
 BENCH_BUILD := target/bench
 BENCH_RUNNERS := c=$(abspath $(BENCH_BUILD))/bench_c_abi;c (pvm_instance_resume)=$(abspath $(BENCH_BUILD))/bench_c_abi --resume
