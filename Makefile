@@ -30,10 +30,10 @@ programs: build ## assemble tests/programs/*.pvmasm into target/programs (and te
 	done
 	$(RELEASE)/pvm-assemble --graypaper tests/programs/test_program.pvmasm $(PROGRAMS)/test_program.jam
 
-examples: build examples-cpp examples-julia examples-python examples-kotlin examples-swift ## build the library and run every example on the embedded sample program
+examples: build examples-cpp examples-julia examples-python examples-kotlin examples-swift examples-doom ## build the library and run every example on the embedded sample program
 	$(MAKE) -C examples/c run
 
-test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-sanitizers fuzz-smoke test-dist test-aarch64 ## every test suite: what CI runs on a clean clone
+test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-doom test-sanitizers fuzz-smoke test-dist test-aarch64 ## every test suite: what CI runs on a clean clone
 	@echo "make test: every suite passed"
 	@echo "suites: $(words $^) passed, 0 failed"
 
@@ -258,6 +258,20 @@ test-python: python-wheel ## the Python tests against the installed wheel (but t
 examples-python: python-wheel ## the Python example against the installed wheel
 	$(PY_VENV)/bin/python examples/python/host_function.py
 
+# The Doom hosts (examples/doom, C and Python). They need polkavm's Doom guest and a WAD (see
+# examples/doom/README.md); test-doom runs both on a synthetic guest with the same imports and
+# checks their screenshots pixel for pixel.
+.PHONY: examples-doom test-doom
+DOOM_TEST := target/doom-test
+
+examples-doom: build ## build the C Doom host (examples/doom)
+	$(MAKE) -C examples/doom
+
+test-doom: examples-doom python-wheel ## both Doom hosts on a synthetic guest, screenshots checked pixel for pixel
+	mkdir -p $(DOOM_TEST)
+	$(CARGO) run --quiet --release --example doom-test-guest -- $(DOOM_TEST)/test_guest.polkavm
+	$(PY_VENV)/bin/python examples/doom/test.py examples/doom/build/doom $(DOOM_TEST)/test_guest.polkavm $(DOOM_TEST)
+
 test-kotlin: build ## the Kotlin tests (Maven; the bindings are generated at generate-sources)
 	$(MVN) -f bindings/kotlin verify
 
@@ -296,6 +310,7 @@ examples-swift: swift-prefix ## run the Swift example (examples/swift/host-funct
 	$(SWIFT) $(SWIFT_DIR)/examples/debug/host-function examples/sample_program.pvmasm
 
 # --- Benchmarks, sanitizers and fuzzing (BENCHMARKS.md) -------------------------------------------
+.PHONY: bench-memory
 .PHONY: bench bench-c bench-instructions bench-busy-wait bench-kotlin bench-swift test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
 
 BENCH_BUILD := target/bench
@@ -313,6 +328,18 @@ bench-c: build ## build the C ABI benchmark runner
 	mkdir -p $(BENCH_BUILD)
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/c/bench_c_abi.c -L$(RELEASE) -lpolkavm_ffi \
 	  -Wl,-rpath,$(abspath $(RELEASE)) -o $(BENCH_BUILD)/bench_c_abi
+
+# Memory bandwidth (1 MB, a 640x400 BGRA frame) per face against memcpy in C: the C ABI and, once
+# built (make python-wheel, make bench-kotlin), Python's and Kotlin's copying and caller-buffer
+# calls (benches/memory).
+BENCH_MEMORY_ROUNDS ?= 11
+bench-memory: programs
+	mkdir -p $(BENCH_BUILD)
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/memory/bench_memory.c -L$(RELEASE) -lpolkavm_ffi \
+	  -Wl,-rpath,$(abspath $(RELEASE)) -o $(BENCH_BUILD)/bench_memory
+	python3 benches/memory/run.py $(PROGRAMS)/framebuffer.polkavm $(BENCH_MEMORY_ROUNDS) 200 c=$(BENCH_BUILD)/bench_memory \
+	  $(if $(wildcard $(PY_VENV)/bin/python),"python=$(PY_VENV)/bin/python benches/memory/bench_memory.py") \
+	  $(if $(wildcard $(KOTLIN_CLASSPATH)),"kotlin=$(subst BenchKt,MemoryBenchKt,$(BENCH_KOTLIN))")
 
 # The Kotlin runner (benches/kotlin), against the jar of bindings/kotlin installed into ~/.m2.
 bench-kotlin: build ## build the Kotlin benchmark runner

@@ -263,7 +263,31 @@
 
 #if defined(PVM_FEATURE_DOOM)
 /**
- * Size of a Doom framebuffer: 1 header byte, a 256-entry RGB palette, 320x200 palette indices.
+ * Pixel format: 1 header byte, a 256-entry RGB palette (768 bytes), then rows of one palette
+ * index per pixel (the layout `pvm_instance_read_framebuffer_rgb24` reads).
+ */
+#define PVM_PIXEL_FORMAT_PALETTE8 0
+#endif
+
+#if defined(PVM_FEATURE_DOOM)
+/**
+ * Pixel format: 4 bytes per pixel in the order B, G, R, A (little-endian 0xAARRGGBB words, what
+ * SDL calls ARGB8888): polkavm's Doom guest's `ext_output_video` frames.
+ */
+#define PVM_PIXEL_FORMAT_BGRA32 1
+#endif
+
+#if defined(PVM_FEATURE_DOOM)
+/**
+ * Pixel format: 4 bytes per pixel in the order R, G, B, A.
+ */
+#define PVM_PIXEL_FORMAT_RGBA32 2
+#endif
+
+#if defined(PVM_FEATURE_DOOM)
+/**
+ * Size of the palette-indexed 320x200 framebuffer `pvm_instance_read_framebuffer_rgb24` reads:
+ * 1 header byte, a 256-entry RGB palette, 320x200 palette indices.
  */
 #define PVM_DOOM_FRAMEBUFFER_SIZE ((1 + 768) + (320 * 200))
 #endif
@@ -953,6 +977,7 @@ int32_t pvm_module_import_name(PvmModule module, uint32_t index, uint8_t *buf, u
 
 #if defined(PVM_FEATURE_DOOM)
 /**
+<<<<<<< HEAD
  * Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
  * (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
  * the memory is unreadable, or a pointer or handle is NULL.
@@ -960,12 +985,38 @@ int32_t pvm_module_import_name(PvmModule module, uint32_t index, uint8_t *buf, u
  * # Safety
  * `instance` is NULL or a live instance handle that no other thread uses during the call.
  * `rgb` is NULL or points to `rgb_len` writable bytes.
+=======
+ * Reads the palette-indexed 320x200 framebuffer (`PVM_PIXEL_FORMAT_PALETTE8`) of `fb_size` bytes
+ * at `fb_addr` and writes it as 320x200 RGB24 (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. Only
+ * that one layout; `pvm_instance_read_framebuffer` reads any size and format. 0 ok, -1 if
+ * `fb_size` or `rgb_len` is too small, the memory is unreadable, or a pointer or handle is NULL.
+>>>>>>> 4d9276e (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
  */
 int32_t pvm_instance_read_framebuffer_rgb24(PvmInstance instance,
                                             uint32_t fb_addr,
                                             uint32_t fb_size,
                                             uint8_t *rgb,
                                             uint32_t rgb_len);
+#endif
+
+#if defined(PVM_FEATURE_DOOM)
+/**
+ * Reads the guest image at `addr` — `height` rows of `width` pixels in `format`
+ * (`PVM_PIXEL_FORMAT_*`), each row `stride` bytes after the one before (for
+ * `PVM_PIXEL_FORMAT_PALETTE8` the rows start after the 769-byte header and palette) — and writes
+ * it as packed RGB24 (R, G, B per pixel, no row padding: `width * height * 3` bytes) into `rgb`.
+ * 0 ok; -1 if a size is zero or does not fit (`stride` below a row, the image past the end of
+ * the address space, `rgb_len` below `width * height * 3`), the format is unknown, the memory
+ * is unreadable, or a pointer or handle is NULL.
+ */
+int32_t pvm_instance_read_framebuffer(PvmInstance instance,
+                                      uint32_t addr,
+                                      uint32_t width,
+                                      uint32_t height,
+                                      uint32_t stride,
+                                      uint32_t format,
+                                      uint8_t *rgb,
+                                      uint32_t rgb_len);
 #endif
 
 #ifdef __cplusplus

@@ -121,6 +121,26 @@ enum class CorePinning : uint32_t {
     Disabled = PVM_CORE_PINNING_DISABLED,
 };
 
+#if defined(PVM_FEATURE_DOOM)
+/** How a guest lays out its pixels (`PVM_PIXEL_FORMAT_*`). */
+enum class PixelFormat : uint32_t {
+    Palette8 = PVM_PIXEL_FORMAT_PALETTE8,  ///< 1 header byte, 768-byte RGB palette, then one index per pixel
+    Bgra32 = PVM_PIXEL_FORMAT_BGRA32,      ///< bytes B, G, R, A (polkavm's Doom guest; SDL's ARGB8888)
+    Rgba32 = PVM_PIXEL_FORMAT_RGBA32,      ///< bytes R, G, B, A
+};
+
+/** A guest image: `height` rows of `width` pixels, rows `stride` bytes apart. */
+struct Framebuffer {
+    uint32_t address = 0;
+    uint32_t width = 0;
+    uint32_t height = 0;
+    uint32_t stride = 0;
+    PixelFormat format = PixelFormat::Bgra32;
+    /** Bytes of its packed RGB24 form: width * height * 3. */
+    std::size_t rgb24_size() const { return static_cast<std::size_t>(width) * height * 3; }
+};
+#endif
+
 enum class GasMetering : uint32_t {
     None = PVM_GAS_METERING_NONE,
     Sync = PVM_GAS_METERING_SYNC,
@@ -514,6 +534,19 @@ public:
         std::vector<uint8_t> rgb(PVM_DOOM_RGB24_SIZE);
         if (pvm_instance_read_framebuffer_rgb24(get(), fb_addr, fb_size, rgb.data(), PVM_DOOM_RGB24_SIZE) != 0)
             detail::throw_last_error();
+        return rgb;
+    }
+    /** Writes the guest image `frame` as packed RGB24 (width * height * 3 bytes) into `rgb`. */
+    void read_framebuffer(const Framebuffer &frame, uint8_t *rgb, std::size_t length) {
+        if (pvm_instance_read_framebuffer(get(), frame.address, frame.width, frame.height, frame.stride,
+                                          static_cast<uint32_t>(frame.format), rgb,
+                                          detail::length_u32(length, "framebuffer read")) != 0)
+            detail::throw_last_error("reading the framebuffer");
+    }
+    /** The guest image `frame` as packed RGB24 (R, G, B per pixel, rows without padding). */
+    std::vector<uint8_t> read_framebuffer(const Framebuffer &frame) {
+        std::vector<uint8_t> rgb(frame.rgb24_size());
+        read_framebuffer(frame, rgb.data(), rgb.size());
         return rgb;
     }
 #endif

@@ -10,6 +10,8 @@ macro_rules! version_text {
 
 mod engine;
 mod error;
+#[cfg(feature = "doom")]
+mod framebuffer;
 mod instance;
 mod jam;
 mod module;
@@ -23,6 +25,8 @@ uniffi::setup_scaffolding!("polkavm_ffi");
 
 pub use engine::{Backend, CorePinning, Engine, EngineConfig, Sandbox};
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "doom")]
+pub use framebuffer::{Framebuffer, PixelFormat};
 pub use instance::{Instance, Reg, RunResult, Status, MAX_ARGS, REG_COUNT};
 pub use jam::{graypaper_blob, graypaper_blob_of_container, InstructionSet, JamConfig};
 pub use module::{CostModel, Export, GasMetering, MemoryInfo, Module, ModuleConfig, PROGRAM_MAGIC};

@@ -13,6 +13,7 @@ use crate::error::ErrorKind;
 // under the `uniffi` feature): re-exported so that this module is the whole UniFFI API.
 pub use crate::{CorePinning, GasMetering, InstructionSet, MemoryInfo, Reg, RunResult, Sandbox, Status};
 
+mod buffers;
 mod engine;
 mod fast;
 mod instance;

@@ -13,26 +13,22 @@ using Libdl
 
 include("library.jl")
 
-export PVM_ABI_VERSION, PVM_ERROR_NONE, PVM_ERROR_INVALID_ARGUMENT, PVM_ERROR_INVALID_PROGRAM,
-       PVM_ERROR_UNSUPPORTED, PVM_ERROR_SETUP, PVM_ERROR_MEMORY, PVM_ERROR_WRONG_STATE,
-       PVM_ERROR_PANIC, PVM_ERROR_HOST_ABORTED, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG,
-       PVM_STATUS_FAULT, PVM_STATUS_HOST, PVM_STATUS_STEP, PVM_REG_RA, PVM_REG_SP, PVM_REG_T0,
-       PVM_REG_T1, PVM_REG_T2, PVM_REG_S0, PVM_REG_S1, PVM_REG_A0, PVM_REG_A1, PVM_REG_A2,
-       PVM_REG_A3, PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_REG_NONE, PVM_PC_NONE,
-       PVM_BACKEND_AUTO, PVM_BACKEND_COMPILER, PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO,
-       PVM_SANDBOX_LINUX, PVM_SANDBOX_GENERIC, PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX,
-       PVM_CORE_PINNING_DISABLED, PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC,
-       PVM_GAS_METERING_ASYNC, PVM_COST_MODEL_DEFAULT, PVM_COST_MODEL_NAIVE,
-       PVM_COST_MODEL_FULL_L1_HIT, PVM_COST_MODEL_FULL_L2_HIT, PVM_COST_MODEL_FULL_L3_HIT,
-       PVM_ISA_JAM_V1, PVM_ISA_REVIVE_V1, PVM_ISA_LATEST32, PVM_ISA_LATEST64,
-       PVM_DOOM_FRAMEBUFFER_SIZE, PVM_DOOM_RGB24_SIZE, PvmEngineConfig, PvmEngine, PvmInstance,
-       PvmModule, PvmResult, PvmJamConfig, PvmModuleConfig, PvmMemoryInfo, pvm_last_error,
-       pvm_last_error_kind, pvm_clear_last_error, pvm_version, pvm_abi_version,
-       pvm_engine_config_default, pvm_engine_new_with_config, pvm_engine_new,
-       pvm_engine_new_interpreter, pvm_engine_backend, pvm_engine_free, pvm_instance_new,
-       pvm_instance_free, pvm_instance_reset, pvm_instance_set_gas, pvm_instance_get_gas,
-       pvm_instance_set_reg, pvm_instance_get_reg, pvm_instance_get_regs, pvm_instance_set_regs,
-       pvm_instance_get_pc, pvm_instance_get_next_pc, pvm_instance_set_pc,
+export PVM_ABI_VERSION, PVM_STATUS_HALT, PVM_STATUS_PANIC, PVM_STATUS_OOG, PVM_STATUS_FAULT,
+       PVM_STATUS_HOST, PVM_STATUS_STEP, PVM_REG_RA, PVM_REG_SP, PVM_REG_T0, PVM_REG_T1,
+       PVM_REG_T2, PVM_REG_S0, PVM_REG_S1, PVM_REG_A0, PVM_REG_A1, PVM_REG_A2, PVM_REG_A3,
+       PVM_REG_A4, PVM_REG_A5, PVM_REG_COUNT, PVM_REG_NONE, PVM_PC_NONE, PVM_BACKEND_AUTO,
+       PVM_BACKEND_COMPILER, PVM_BACKEND_INTERPRETER, PVM_SANDBOX_AUTO, PVM_SANDBOX_LINUX,
+       PVM_SANDBOX_GENERIC, PVM_CORE_PINNING_CORE, PVM_CORE_PINNING_CCX, PVM_CORE_PINNING_DISABLED,
+       PVM_GAS_METERING_NONE, PVM_GAS_METERING_SYNC, PVM_GAS_METERING_ASYNC, PVM_ISA_JAM_V1,
+       PVM_ISA_REVIVE_V1, PVM_ISA_LATEST32, PVM_ISA_LATEST64, PVM_PIXEL_FORMAT_PALETTE8,
+       PVM_PIXEL_FORMAT_BGRA32, PVM_PIXEL_FORMAT_RGBA32, PVM_DOOM_FRAMEBUFFER_SIZE,
+       PVM_DOOM_RGB24_SIZE, PvmEngineConfig, PvmEngine, PvmInstance, PvmModule, PvmResult,
+       PvmJamConfig, PvmModuleConfig, PvmMemoryInfo, pvm_last_error, pvm_clear_last_error,
+       pvm_version, pvm_abi_version, pvm_engine_config_default, pvm_engine_new_with_config,
+       pvm_engine_new, pvm_engine_new_interpreter, pvm_engine_backend, pvm_engine_free,
+       pvm_instance_new, pvm_instance_free, pvm_instance_reset, pvm_instance_set_gas,
+       pvm_instance_get_gas, pvm_instance_set_reg, pvm_instance_get_reg, pvm_instance_get_regs,
+       pvm_instance_set_regs, pvm_instance_get_pc, pvm_instance_get_next_pc, pvm_instance_set_pc,
        pvm_instance_prepare_call, pvm_instance_prepare_call_args, pvm_instance_run,
        pvm_instance_run_checked, pvm_instance_resume, pvm_instance_fault_address,
        pvm_instance_read_memory, pvm_instance_write_memory, pvm_instance_sbrk,
@@ -40,62 +36,14 @@ export PVM_ABI_VERSION, PVM_ERROR_NONE, PVM_ERROR_INVALID_ARGUMENT, PVM_ERROR_IN
        pvm_instance_protect_pages, pvm_instance_free_pages, pvm_instance_get_graypaper_pc,
        pvm_module_config_default, pvm_module_new_with_config, pvm_module_new, pvm_module_new_step,
        pvm_module_free, pvm_module_memory_info, pvm_module_exports_count, pvm_module_export_name,
-       pvm_module_export_pc, pvm_module_block_gas_cost, pvm_module_find_export,
-       pvm_module_imports_count, pvm_module_import_name, pvm_instance_read_framebuffer_rgb24,
+       pvm_module_export_pc, pvm_module_find_export, pvm_module_imports_count,
+       pvm_module_import_name, pvm_instance_read_framebuffer_rgb24, pvm_instance_read_framebuffer,
        C_LAYOUTS, libpolkavm
 
 """
-Version of this C ABI; grows by one with every release that adds functions or constants
-(nothing is ever removed or changed). 2 added `pvm_instance_resume`, 3 the gas cost model,
-4 `pvm_last_error_kind` and `PVM_ERROR_*`.
+Version of this C ABI; grows when functions are added.
 """
-const PVM_ABI_VERSION = UInt32(4)
-
-"""
-Error kind (`pvm_last_error_kind`): no failure recorded on this thread (none yet, or cleared).
-"""
-const PVM_ERROR_NONE = UInt32(0)
-
-"""
-Error kind: an argument was out of range or otherwise unusable (register index, NULL buffer...).
-"""
-const PVM_ERROR_INVALID_ARGUMENT = UInt32(1)
-
-"""
-Error kind: the bytes given as a program are not a loadable program.
-"""
-const PVM_ERROR_INVALID_PROGRAM = UInt32(2)
-
-"""
-Error kind: the requested configuration is not available on this machine, build or module.
-"""
-const PVM_ERROR_UNSUPPORTED = UInt32(3)
-
-"""
-Error kind: polkavm could not create an engine, module or instance (sandbox, system limits).
-"""
-const PVM_ERROR_SETUP = UInt32(4)
-
-"""
-Error kind: a guest memory access requested by the host failed.
-"""
-const PVM_ERROR_MEMORY = UInt32(5)
-
-"""
-Error kind: the call is not valid in the instance's current state (e.g. run before a call
-was prepared).
-"""
-const PVM_ERROR_WRONG_STATE = UInt32(6)
-
-"""
-Error kind: polkavm (or this library) panicked; the panic was caught and the process is unharmed.
-"""
-const PVM_ERROR_PANIC = UInt32(7)
-
-"""
-Error kind: a host-call handler failed (used by wrappers that run handlers, such as C++'s).
-"""
-const PVM_ERROR_HOST_ABORTED = UInt32(8)
+const PVM_ABI_VERSION = UInt32(3)
 
 """
 Run status: the program returned to the host.
@@ -231,39 +179,13 @@ polkavm 0.37's JIT never stops a looping guest under it, which would hang the ho
 const PVM_GAS_METERING_ASYNC = UInt32(2)
 
 """
-Gas cost model: the default. In `PvmEngineConfig.default_cost_model`, polkavm's (naive); in
-`PvmModuleConfig.cost_model` and `PvmJamConfig.cost_model`, the engine's default.
-"""
-const PVM_COST_MODEL_DEFAULT = UInt32(0)
-
-"""
-Gas cost model: one gas per instruction (Graypaper 0.6.7 through 0.7.2, the v0.4 test vectors).
-"""
-const PVM_COST_MODEL_NAIVE = UInt32(1)
-
-"""
-Gas cost model: Graypaper 0.8.0's, with every memory access an L1 cache hit.
-"""
-const PVM_COST_MODEL_FULL_L1_HIT = UInt32(2)
-
-"""
-Gas cost model: Graypaper 0.8.0's, with L2-hit memory latencies, as 0.8.0 specifies.
-"""
-const PVM_COST_MODEL_FULL_L2_HIT = UInt32(3)
-
-"""
-Gas cost model: Graypaper 0.8.0's, with L3-hit memory latencies.
-"""
-const PVM_COST_MODEL_FULL_L3_HIT = UInt32(4)
-
-"""
-Instruction set: Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
+Instruction set: the current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
 """
 const PVM_ISA_JAM_V1 = UInt32(0)
 
 """
-Instruction set: 64-bit with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test
-vectors'; opcodes 102..111 are one higher than in `jam_v1`): polkavm's `revive_v1`.
+Instruction set: 64-bit with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111
+are one higher than in `jam_v1`): polkavm's `revive_v1`.
 """
 const PVM_ISA_REVIVE_V1 = UInt32(1)
 
@@ -279,7 +201,25 @@ blob is polkavm's own code-and-jump-table encoding for it.
 const PVM_ISA_LATEST64 = UInt32(3)
 
 """
-Size of a Doom framebuffer: 1 header byte, a 256-entry RGB palette, 320x200 palette indices.
+Pixel format: 1 header byte, a 256-entry RGB palette (768 bytes), then rows of one palette
+index per pixel (the layout `pvm_instance_read_framebuffer_rgb24` reads).
+"""
+const PVM_PIXEL_FORMAT_PALETTE8 = UInt32(0)
+
+"""
+Pixel format: 4 bytes per pixel in the order B, G, R, A (little-endian 0xAARRGGBB words, what
+SDL calls ARGB8888): polkavm's Doom guest's `ext_output_video` frames.
+"""
+const PVM_PIXEL_FORMAT_BGRA32 = UInt32(1)
+
+"""
+Pixel format: 4 bytes per pixel in the order R, G, B, A.
+"""
+const PVM_PIXEL_FORMAT_RGBA32 = UInt32(2)
+
+"""
+Size of the palette-indexed 320x200 framebuffer `pvm_instance_read_framebuffer_rgb24` reads:
+1 header byte, a 256-entry RGB palette, 320x200 palette indices.
 """
 const PVM_DOOM_FRAMEBUFFER_SIZE = UInt32(64769)
 
@@ -312,8 +252,7 @@ struct PvmEngineConfig
     worker_count::UInt32
     allow_dynamic_paging::UInt32
     core_pinning::UInt32
-    reserved::NTuple{2,UInt32}
-    default_cost_model::UInt32
+    reserved::NTuple{3,UInt32}
 end
 
 """
@@ -339,8 +278,7 @@ struct PvmJamConfig
     aux_data_size::UInt32
     halt_pc::UInt32
     step_tracing::UInt32
-    reserved::NTuple{2,UInt32}
-    cost_model::UInt32
+    reserved::NTuple{3,UInt32}
 end
 
 """
@@ -353,8 +291,7 @@ struct PvmModuleConfig
     page_size::UInt32
     aux_data_size::UInt32
     strict::UInt32
-    reserved::NTuple{1,UInt32}
-    cost_model::UInt32
+    reserved::NTuple{2,UInt32}
 end
 
 """
@@ -376,10 +313,10 @@ package fails if Julia lays a struct out differently; tests/julia_abi checks the
 against the C compiler.
 """
 const C_LAYOUTS = (
-    PvmEngineConfig => (32, (0, 4, 8, 12, 16, 20, 28)),
+    PvmEngineConfig => (32, (0, 4, 8, 12, 16, 20)),
     PvmResult => (24, (0, 8, 16)),
-    PvmJamConfig => (48, (0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 44)),
-    PvmModuleConfig => (32, (0, 4, 8, 12, 16, 20, 24, 28)),
+    PvmJamConfig => (48, (0, 4, 8, 12, 16, 20, 24, 28, 32, 36)),
+    PvmModuleConfig => (32, (0, 4, 8, 12, 16, 20, 24)),
     PvmMemoryInfo => (28, (0, 4, 8, 12, 16, 20, 24)),
 )
 
@@ -473,6 +410,7 @@ clear it: consult it only right after a call reported failure. Never NULL.
 pvm_last_error() = ccall(POINTERS.pvm_last_error, Ptr{Cchar}, ())
 
 """
+<<<<<<< HEAD
 The kind of the last failure on this thread (one of `PVM_ERROR_*`), the same kind the
 Python, Kotlin and Swift bindings raise for it; `PVM_ERROR_NONE` if none has happened yet or
 since `pvm_clear_last_error`. Like `pvm_last_error`, successful calls leave it as it is.
@@ -481,6 +419,8 @@ since `pvm_clear_last_error`. Like `pvm_last_error`, successful calls leave it a
 pvm_last_error_kind() = ccall(POINTERS.pvm_last_error_kind, UInt32, ())
 
 """
+=======
+>>>>>>> 48f6582 (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
 Empties this thread's last error, so that a call which reports failure only through it (the
 `void` functions, or a result that can also be a real value, like 0 from
 `pvm_instance_heap_size`) can be checked: clear, call, then test `pvm_last_error()[0]`.
@@ -499,7 +439,7 @@ pvm_abi_version() = ccall(POINTERS.pvm_abi_version, UInt32, ())
 
 """
 Default engine settings: automatic backend and sandbox, 2 workers, no dynamic paging,
-polkavm's core pinning, polkavm's (naive) cost model.
+polkavm's core pinning.
 """
 pvm_engine_config_default() = ccall(POINTERS.pvm_engine_config_default, PvmEngineConfig, ())
 
@@ -751,7 +691,7 @@ pvm_instance_heap_size(instance) = ccall(POINTERS.pvm_instance_heap_size, UInt32
 
 """
 Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
-no halt-pc tracking, no step tracing, Graypaper 0.8.0's gas (`PVM_COST_MODEL_FULL_L2_HIT`).
+no halt-pc tracking, no step tracing.
 """
 pvm_jam_config_default() = ccall(POINTERS.pvm_jam_config_default, PvmJamConfig, ())
 
@@ -813,7 +753,7 @@ pvm_instance_get_graypaper_pc(instance) = ccall(POINTERS.pvm_instance_get_graypa
 
 """
 Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
-pages, no aux data, not strict, the engine's cost model.
+pages, no aux data, not strict.
 """
 pvm_module_config_default() = ccall(POINTERS.pvm_module_config_default, PvmModuleConfig, ())
 
@@ -894,6 +834,7 @@ NULL.
 pvm_module_export_pc(module_, index) = ccall(POINTERS.pvm_module_export_pc, UInt32, (PvmModule, UInt32), module_, index)
 
 """
+<<<<<<< HEAD
 The gas the basic block starting at `pc` costs under the module's cost model (charged when the
 block is entered); -1 if no basic block starts at `pc`, or on a NULL handle.
 Since `PVM_ABI_VERSION` 3.
@@ -904,6 +845,8 @@ Since `PVM_ABI_VERSION` 3.
 pvm_module_block_gas_cost(module_, pc) = ccall(POINTERS.pvm_module_block_gas_cost, Int64, (PvmModule, UInt32), module_, pc)
 
 """
+=======
+>>>>>>> 48f6582 (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
 Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
 NULL `name` with non-zero length).
 
@@ -934,6 +877,7 @@ pvm_module_import_name(module_, index, buf, buf_len) = ccall(POINTERS.pvm_module
 """
 Only in libraries built with `PVM_FEATURE_DOOM`.
 
+<<<<<<< HEAD
 Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
 (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
 the memory is unreadable, or a pointer or handle is NULL.
@@ -941,10 +885,29 @@ the memory is unreadable, or a pointer or handle is NULL.
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 `rgb` is NULL or points to `rgb_len` writable bytes.
+=======
+Reads the palette-indexed 320x200 framebuffer (`PVM_PIXEL_FORMAT_PALETTE8`) of `fb_size` bytes
+at `fb_addr` and writes it as 320x200 RGB24 (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. Only
+that one layout; `pvm_instance_read_framebuffer` reads any size and format. 0 ok, -1 if
+`fb_size` or `rgb_len` is too small, the memory is unreadable, or a pointer or handle is NULL.
+>>>>>>> 4d9276e (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
 """
 function pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len)
     POINTERS.pvm_instance_read_framebuffer_rgb24 == C_NULL && missing_feature(:pvm_instance_read_framebuffer_rgb24, "PVM_FEATURE_DOOM")
     ccall(POINTERS.pvm_instance_read_framebuffer_rgb24, Int32, (PvmInstance, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, fb_addr, fb_size, rgb, rgb_len)
 end
+
+"""
+Only in libraries built with `PVM_FEATURE_DOOM`.
+
+Reads the guest image at `addr` — `height` rows of `width` pixels in `format`
+(`PVM_PIXEL_FORMAT_*`), each row `stride` bytes after the one before (for
+`PVM_PIXEL_FORMAT_PALETTE8` the rows start after the 769-byte header and palette) — and writes
+it as packed RGB24 (R, G, B per pixel, no row padding: `width * height * 3` bytes) into `rgb`.
+0 ok; -1 if a size is zero or does not fit (`stride` below a row, the image past the end of
+the address space, `rgb_len` below `width * height * 3`), the format is unknown, the memory
+is unreadable, or a pointer or handle is NULL.
+"""
+pvm_instance_read_framebuffer(instance, addr, width, height, stride, format, rgb, rgb_len) = ccall((:pvm_instance_read_framebuffer, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, UInt32, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, addr, width, height, stride, format, rgb, rgb_len)
 
 end # module

@@ -751,10 +751,9 @@ public func FfiConverterTypeEngine_lower(_ value: Engine) -> UInt64 {
 public protocol HostHandler: AnyObject, Sendable {
     
     /**
-     * Handles host call `number`. The handler may read and write `instance`'s registers, memory
-     * and gas (running, calling or resetting it raises WrongState). Returns the value to put in
-     * A0, or None to leave the registers as the handler set them. Raising an error aborts the
-     * call with HostAborted.
+     * Handles host call `number`. The handler may read and write `instance`'s registers and
+     * memory (but not run it). Returns the value to put in A0, or None to leave the registers
+     * as the handler set them. Raising any exception aborts the call with HostAborted.
      */
     func onHostCall(number: UInt32, instance: Instance) throws  -> UInt64?
     
@@ -816,10 +815,9 @@ open class HostHandlerImpl: HostHandler, @unchecked Sendable {
 
     
     /**
-     * Handles host call `number`. The handler may read and write `instance`'s registers, memory
-     * and gas (running, calling or resetting it raises WrongState). Returns the value to put in
-     * A0, or None to leave the registers as the handler set them. Raising an error aborts the
-     * call with HostAborted.
+     * Handles host call `number`. The handler may read and write `instance`'s registers and
+     * memory (but not run it). Returns the value to put in A0, or None to leave the registers
+     * as the handler set them. Raising any exception aborts the call with HostAborted.
      */
 open func onHostCall(number: UInt32, instance: Instance)throws  -> UInt64?  {
     return try  FfiConverterOptionUInt64.lift(try rustCallWithError(FfiConverterTypeHostError_lift) {
@@ -967,18 +965,43 @@ public func FfiConverterTypeHostHandler_lower(_ value: HostHandler) -> UInt64 {
 
 
 /**
- * A running copy of a module: registers, memory and gas. Usable from any thread: while one
- * thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
- * must not wait for another thread that uses its instance).
+ * A running copy of a module: registers, memory and gas. Usable from any thread; calls from
+ * several threads at once are serialized.
  */
 public protocol InstanceProtocol: AnyObject, Sendable {
     
     /**
-     * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-     * other than a host call; each host call goes to `handler` first. `gas` may be left out
-     * (None) only when the module does not meter gas.
+     * The guest image `frame` as packed RGB24: R, G, B per pixel, rows without padding
+     * (width × height × 3 bytes).
      */
-    func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64?) throws  -> RunOutcome
+    func readFramebufferRgb24(frame: Framebuffer) throws  -> Data
+    
+    /**
+     * Unsafe: like `read_framebuffer_rgb24`, writing the image to the host memory at `pointer`,
+     * which must be writable for `length` bytes (at least width × height × 3). Use a wrapper
+     * that takes a buffer (Python: `read_framebuffer_into`; Kotlin: `readFramebufferInto`).
+     */
+    func readFramebufferToPointer(frame: Framebuffer, pointer: UInt64, length: UInt32) throws 
+    
+    /**
+     * Unsafe: copies `length` bytes of guest memory at `address` to the host memory at
+     * `pointer`, which must be writable for `length` bytes. Use a wrapper that takes a buffer
+     * (Python: `read_memory_into`; Kotlin: `readMemoryInto(address, ByteBuffer)`).
+     */
+    func readMemoryToPointer(address: UInt32, pointer: UInt64, length: UInt32) throws 
+    
+    /**
+     * Unsafe: copies `length` bytes from the host memory at `pointer`, which must be readable
+     * for `length` bytes, into guest memory at `address`. Use a wrapper that takes a buffer
+     * (Python: `write_memory_from`; Kotlin: `writeMemoryFrom(address, ByteBuffer)`).
+     */
+    func writeMemoryFromPointer(address: UInt32, pointer: UInt64, length: UInt32) throws 
+    
+    /**
+     * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
+     * other than a host call; each host call goes to `handler` first.
+     */
+    func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64) throws  -> RunOutcome
     
     /**
      * The page address of the last Fault.
@@ -1074,9 +1097,8 @@ public protocol InstanceProtocol: AnyObject, Sendable {
     
 }
 /**
- * A running copy of a module: registers, memory and gas. Usable from any thread: while one
- * thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
- * must not wait for another thread that uses its instance).
+ * A running copy of a module: registers, memory and gas. Usable from any thread; calls from
+ * several threads at once are serialized.
  */
 open class Instance: InstanceProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1141,11 +1163,72 @@ public convenience init(module: Module)throws  {
 
     
     /**
-     * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-     * other than a host call; each host call goes to `handler` first. `gas` may be left out
-     * (None) only when the module does not meter gas.
+     * The guest image `frame` as packed RGB24: R, G, B per pixel, rows without padding
+     * (width × height × 3 bytes).
      */
-open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64? = nil)throws  -> RunOutcome  {
+open func readFramebufferRgb24(frame: Framebuffer)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypePvmError_lift) {
+        uniffiCallStatus in
+    uniffi_polkavm_ffi_fn_method_instance_read_framebuffer_rgb24(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeFramebuffer_lower(frame),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Unsafe: like `read_framebuffer_rgb24`, writing the image to the host memory at `pointer`,
+     * which must be writable for `length` bytes (at least width × height × 3). Use a wrapper
+     * that takes a buffer (Python: `read_framebuffer_into`; Kotlin: `readFramebufferInto`).
+     */
+open func readFramebufferToPointer(frame: Framebuffer, pointer: UInt64, length: UInt32)throws   {try rustCallWithError(FfiConverterTypePvmError_lift) {
+        uniffiCallStatus in
+    uniffi_polkavm_ffi_fn_method_instance_read_framebuffer_to_pointer(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeFramebuffer_lower(frame),
+        FfiConverterUInt64.lower(pointer),
+        FfiConverterUInt32.lower(length),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Unsafe: copies `length` bytes of guest memory at `address` to the host memory at
+     * `pointer`, which must be writable for `length` bytes. Use a wrapper that takes a buffer
+     * (Python: `read_memory_into`; Kotlin: `readMemoryInto(address, ByteBuffer)`).
+     */
+open func readMemoryToPointer(address: UInt32, pointer: UInt64, length: UInt32)throws   {try rustCallWithError(FfiConverterTypePvmError_lift) {
+        uniffiCallStatus in
+    uniffi_polkavm_ffi_fn_method_instance_read_memory_to_pointer(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(address),
+        FfiConverterUInt64.lower(pointer),
+        FfiConverterUInt32.lower(length),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Unsafe: copies `length` bytes from the host memory at `pointer`, which must be readable
+     * for `length` bytes, into guest memory at `address`. Use a wrapper that takes a buffer
+     * (Python: `write_memory_from`; Kotlin: `writeMemoryFrom(address, ByteBuffer)`).
+     */
+open func writeMemoryFromPointer(address: UInt32, pointer: UInt64, length: UInt32)throws   {try rustCallWithError(FfiConverterTypePvmError_lift) {
+        uniffiCallStatus in
+    uniffi_polkavm_ffi_fn_method_instance_write_memory_from_pointer(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(address),
+        FfiConverterUInt64.lower(pointer),
+        FfiConverterUInt32.lower(length),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
+     * other than a host call; each host call goes to `handler` first.
+     */
+open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64)throws  -> RunOutcome  {
     return try  FfiConverterTypeRunOutcome_lift(try rustCallWithError(FfiConverterTypePvmError_lift) {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_call(
@@ -1153,7 +1236,7 @@ open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64? =
         FfiConverterString.lower(name),
         FfiConverterSequenceUInt64.lower(args),
         FfiConverterTypeHostHandler_lower(handler),
-        FfiConverterOptionInt64.lower(gas),uniffiCallStatus
+        FfiConverterInt64.lower(gas),uniffiCallStatus
     )
 })
 }
@@ -1479,17 +1562,6 @@ public func FfiConverterTypeInstance_lower(_ value: Instance) -> UInt64 {
 public protocol ModuleProtocol: AnyObject, Sendable {
     
     /**
-     * The gas the basic block starting at `pc` costs under the module's cost model, charged when
-     * the block is entered; None if no basic block starts at `pc`.
-     */
-    func blockGasCost(pc: UInt32)  -> Int64?
-    
-    /**
-     * The cost model this module's gas follows (its own, or its engine's default).
-     */
-    func costModel()  -> CostModel
-    
-    /**
      * The program counter of the export called `name`.
      */
     func exportPc(name: String) throws  -> UInt32
@@ -1592,32 +1664,6 @@ public static func newJam(engine: Engine, code: Data, config: JamConfig = JamCon
 
     
     /**
-     * The gas the basic block starting at `pc` costs under the module's cost model, charged when
-     * the block is entered; None if no basic block starts at `pc`.
-     */
-open func blockGasCost(pc: UInt32) -> Int64?  {
-    return try!  FfiConverterOptionInt64.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_polkavm_ffi_fn_method_module_block_gas_cost(
-            self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(pc),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The cost model this module's gas follows (its own, or its engine's default).
-     */
-open func costModel() -> CostModel  {
-    return try!  FfiConverterTypeCostModel_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_polkavm_ffi_fn_method_module_cost_model(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
      * The program counter of the export called `name`.
      */
 open func exportPc(name: String)throws  -> UInt32  {
@@ -1717,7 +1763,7 @@ public struct EngineConfig: Equatable, Hashable {
      */
     public var backend: Backend?
     /**
-     * None (or Auto): polkavm's choice (the Linux sandbox on Linux).
+     * None: polkavm's choice (the Linux sandbox on Linux).
      */
     public var sandbox: Sandbox?
     /**
@@ -1732,10 +1778,6 @@ public struct EngineConfig: Equatable, Hashable {
      * None: pin to one core (polkavm's default).
      */
     public var corePinning: CorePinning?
-    /**
-     * The gas cost model of modules that choose none. None: Naive (polkavm's default).
-     */
-    public var defaultCostModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1744,7 +1786,7 @@ public struct EngineConfig: Equatable, Hashable {
          * None: the JIT where this platform supports it, the interpreter otherwise.
          */backend: Backend? = nil, 
         /**
-         * None (or Auto): polkavm's choice (the Linux sandbox on Linux).
+         * None: polkavm's choice (the Linux sandbox on Linux).
          */sandbox: Sandbox? = nil, 
         /**
          * Sandbox worker processes kept ready for new instances.
@@ -1754,16 +1796,12 @@ public struct EngineConfig: Equatable, Hashable {
          */allowDynamicPaging: Bool = false, 
         /**
          * None: pin to one core (polkavm's default).
-         */corePinning: CorePinning? = nil, 
-        /**
-         * The gas cost model of modules that choose none. None: Naive (polkavm's default).
-         */defaultCostModel: CostModel? = nil) {
+         */corePinning: CorePinning? = nil) {
         self.backend = backend
         self.sandbox = sandbox
         self.workerCount = workerCount
         self.allowDynamicPaging = allowDynamicPaging
         self.corePinning = corePinning
-        self.defaultCostModel = defaultCostModel
     }
 
     
@@ -1786,8 +1824,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 sandbox: FfiConverterOptionTypeSandbox.read(from: &buf), 
                 workerCount: FfiConverterUInt32.read(from: &buf), 
                 allowDynamicPaging: FfiConverterBool.read(from: &buf), 
-                corePinning: FfiConverterOptionTypeCorePinning.read(from: &buf), 
-                defaultCostModel: FfiConverterOptionTypeCostModel.read(from: &buf)
+                corePinning: FfiConverterOptionTypeCorePinning.read(from: &buf)
         )
     }
 
@@ -1797,7 +1834,6 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.workerCount, into: &buf)
         FfiConverterBool.write(value.allowDynamicPaging, into: &buf)
         FfiConverterOptionTypeCorePinning.write(value.corePinning, into: &buf)
-        FfiConverterOptionTypeCostModel.write(value.defaultCostModel, into: &buf)
     }
 }
 
@@ -1881,6 +1917,82 @@ public func FfiConverterTypeExport_lower(_ value: Export) -> RustBuffer {
 
 
 /**
+ * Where a guest's image lies: `height` rows of `width` pixels, each row `stride` bytes after
+ * the one before (for `Palette8`, counted from after the palette).
+ */
+public struct Framebuffer: Equatable, Hashable {
+    public var address: UInt32
+    public var width: UInt32
+    public var height: UInt32
+    /**
+     * Bytes from the start of one row to the start of the next, at least `width` pixels.
+     */
+    public var stride: UInt32
+    public var format: PixelFormat
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(address: UInt32, width: UInt32, height: UInt32, 
+        /**
+         * Bytes from the start of one row to the start of the next, at least `width` pixels.
+         */stride: UInt32, format: PixelFormat) {
+        self.address = address
+        self.width = width
+        self.height = height
+        self.stride = stride
+        self.format = format
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Framebuffer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFramebuffer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Framebuffer {
+        return
+            try Framebuffer(
+                address: FfiConverterUInt32.read(from: &buf), 
+                width: FfiConverterUInt32.read(from: &buf), 
+                height: FfiConverterUInt32.read(from: &buf), 
+                stride: FfiConverterUInt32.read(from: &buf), 
+                format: FfiConverterTypePixelFormat.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Framebuffer, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.address, into: &buf)
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterUInt32.write(value.height, into: &buf)
+        FfiConverterUInt32.write(value.stride, into: &buf)
+        FfiConverterTypePixelFormat.write(value.format, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFramebuffer_lift(_ buf: RustBuffer) throws -> Framebuffer {
+    return try FfiConverterTypeFramebuffer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFramebuffer_lower(_ value: Framebuffer) -> RustBuffer {
+    return FfiConverterTypeFramebuffer.lower(value)
+}
+
+
+/**
  * How to load a Graypaper program blob; every field has a default.
  */
 public struct JamConfig: Equatable, Hashable {
@@ -1913,11 +2025,6 @@ public struct JamConfig: Equatable, Hashable {
      * Stop with Status.STEP after every instruction.
      */
     public var stepTracing: Bool
-    /**
-     * The gas cost model. None: FullL2Hit, Graypaper 0.8.0's (the version whose opcode table
-     * JamV1 is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors need Naive.
-     */
-    public var costModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1941,11 +2048,7 @@ public struct JamConfig: Equatable, Hashable {
          */haltPc: Bool = false, 
         /**
          * Stop with Status.STEP after every instruction.
-         */stepTracing: Bool = false, 
-        /**
-         * The gas cost model. None: FullL2Hit, Graypaper 0.8.0's (the version whose opcode table
-         * JamV1 is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors need Naive.
-         */costModel: CostModel? = nil) {
+         */stepTracing: Bool = false) {
         self.isa = isa
         self.gasMetering = gasMetering
         self.pageSize = pageSize
@@ -1955,7 +2058,6 @@ public struct JamConfig: Equatable, Hashable {
         self.auxDataSize = auxDataSize
         self.haltPc = haltPc
         self.stepTracing = stepTracing
-        self.costModel = costModel
     }
 
     
@@ -1982,8 +2084,7 @@ public struct FfiConverterTypeJamConfig: FfiConverterRustBuffer {
                 stackSize: FfiConverterUInt32.read(from: &buf), 
                 auxDataSize: FfiConverterUInt32.read(from: &buf), 
                 haltPc: FfiConverterBool.read(from: &buf), 
-                stepTracing: FfiConverterBool.read(from: &buf), 
-                costModel: FfiConverterOptionTypeCostModel.read(from: &buf)
+                stepTracing: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -1997,7 +2098,6 @@ public struct FfiConverterTypeJamConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.auxDataSize, into: &buf)
         FfiConverterBool.write(value.haltPc, into: &buf)
         FfiConverterBool.write(value.stepTracing, into: &buf)
-        FfiConverterOptionTypeCostModel.write(value.costModel, into: &buf)
     }
 }
 
@@ -2135,10 +2235,6 @@ public struct ModuleConfig: Equatable, Hashable {
      * Reject programs with invalid imports, jump table entries or exports at load time.
      */
     public var strict: Bool
-    /**
-     * The gas cost model. None: the engine's `default_cost_model`.
-     */
-    public var costModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2157,17 +2253,13 @@ public struct ModuleConfig: Equatable, Hashable {
          */pageSize: UInt32 = UInt32(4096), auxDataSize: UInt32 = UInt32(0), 
         /**
          * Reject programs with invalid imports, jump table entries or exports at load time.
-         */strict: Bool = false, 
-        /**
-         * The gas cost model. None: the engine's `default_cost_model`.
-         */costModel: CostModel? = nil) {
+         */strict: Bool = false) {
         self.gasMetering = gasMetering
         self.stepTracing = stepTracing
         self.dynamicPaging = dynamicPaging
         self.pageSize = pageSize
         self.auxDataSize = auxDataSize
         self.strict = strict
-        self.costModel = costModel
     }
 
     
@@ -2191,8 +2283,7 @@ public struct FfiConverterTypeModuleConfig: FfiConverterRustBuffer {
                 dynamicPaging: FfiConverterBool.read(from: &buf), 
                 pageSize: FfiConverterUInt32.read(from: &buf), 
                 auxDataSize: FfiConverterUInt32.read(from: &buf), 
-                strict: FfiConverterBool.read(from: &buf), 
-                costModel: FfiConverterOptionTypeCostModel.read(from: &buf)
+                strict: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2203,7 +2294,6 @@ public struct FfiConverterTypeModuleConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.pageSize, into: &buf)
         FfiConverterUInt32.write(value.auxDataSize, into: &buf)
         FfiConverterBool.write(value.strict, into: &buf)
-        FfiConverterOptionTypeCostModel.write(value.costModel, into: &buf)
     }
 }
 
@@ -2355,8 +2445,7 @@ public func FfiConverterTypeRunResult_lower(_ value: RunResult) -> RustBuffer {
 
 
 /**
- * Which backend runs the guest code. Unlike the core's `Backend` it has no `Auto`: that is
- * `None` in [`EngineConfig`], and [`Engine::backend`] reports the backend in use, never Auto.
+ * Which backend runs the guest code.
  */
 
 public enum Backend: Equatable, Hashable, CaseIterable {
@@ -2432,23 +2521,13 @@ public func FfiConverterTypeBackend_lower(_ value: Backend) -> RustBuffer {
 
 /**
  * How the host thread is pinned to CPU cores while it runs JIT code (Linux sandbox only).
- * polkavm's names; the numbers are the C ABI's `PVM_CORE_PINNING_*` (`CORE`, `CCX`, `DISABLED`).
  */
 
-public enum CorePinning: UInt32, Equatable, Hashable, CaseIterable {
+public enum CorePinning: Equatable, Hashable, CaseIterable {
     
-    /**
-     * polkavm's default: pin to one core.
-     */
-    case pinToCore = 0
-    /**
-     * Pin to one CCX (a group of cores sharing a cache).
-     */
-    case pinToCcx = 1
-    /**
-     * Leave thread affinity alone.
-     */
-    case disabled = 2
+    case pinToCore
+    case pinToCcx
+    case disabled
 
 
 
@@ -2517,128 +2596,24 @@ public func FfiConverterTypeCorePinning_lower(_ value: CorePinning) -> RustBuffe
 
 
 /**
- * How much each instruction costs: polkavm's gas cost models. Pick the one of your Graypaper
- * version: `Naive` for 0.6.7 through 0.7.2 (and the JAM PVM test vectors v0.4), `FullL2Hit` for
- * 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`. The numbers are
- * the C ABI's `PVM_COST_MODEL_*` (whose 0, `PVM_COST_MODEL_DEFAULT`, is `None` in Rust).
+ * How gas is metered.
  */
 
-public enum CostModel: UInt32, Equatable, Hashable, CaseIterable {
-    
-    /**
-     * One gas per instruction, charged per basic block (polkavm's default).
-     */
-    case naive = 1
-    /**
-     * Graypaper 0.8.0's model (per basic block, from a pipeline simulation with memory-latency
-     * classes), with every memory access an L1 cache hit.
-     */
-    case fullL1Hit = 2
-    /**
-     * The same, with L2-hit memory latencies: what Graypaper 0.8.0 specifies.
-     */
-    case fullL2Hit = 3
-    /**
-     * The same, with L3-hit memory latencies.
-     */
-    case fullL3Hit = 4
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension CostModel: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeCostModel: FfiConverterRustBuffer {
-    typealias SwiftType = CostModel
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CostModel {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .naive
-        
-        case 2: return .fullL1Hit
-        
-        case 3: return .fullL2Hit
-        
-        case 4: return .fullL3Hit
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: CostModel, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .naive:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .fullL1Hit:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .fullL2Hit:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .fullL3Hit:
-            writeInt(&buf, Int32(4))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCostModel_lift(_ buf: RustBuffer) throws -> CostModel {
-    return try FfiConverterTypeCostModel.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCostModel_lower(_ value: CostModel) -> RustBuffer {
-    return FfiConverterTypeCostModel.lower(value)
-}
-
-
-
-/**
- * How gas is metered: not at all, precisely (`Sync`, stops exactly when gas runs out) or
- * cheaply (`Async`, may overrun a little before stopping). Both backends treat `Async` as
- * `Sync`: the interpreter always has, and polkavm 0.37's JIT never checks gas under `Async`
- * while the guest runs, so a guest that loops forever would never return to the host.
- * The numbers are the C ABI's `PVM_GAS_METERING_*` (`Disabled` is `PVM_GAS_METERING_NONE`:
- * `None` would clash with Python's `None` and Swift's `Optional.none` in the UniFFI bindings).
- */
-
-public enum GasMetering: UInt32, Equatable, Hashable, CaseIterable {
+public enum GasMetering: Equatable, Hashable, CaseIterable {
     
     /**
      * Not at all: runs never stop for gas.
      */
-    case disabled = 0
+    case disabled
     /**
      * Exactly: the run stops when gas runs out.
      */
-    case sync = 1
+    case sync
     /**
-     * polkavm's asynchronous metering, run as `Sync`: polkavm 0.37's JIT never stops a looping
+     * polkavm's asynchronous metering, run as Sync: polkavm 0.37's JIT never stops a looping
      * guest under it, which would hang the host.
      */
-    case async = 2
+    case async
 
 
 
@@ -2785,31 +2760,29 @@ public func FfiConverterTypeHostError_lower(_ value: HostError) -> RustBuffer {
 
 
 /**
- * The instruction sets polkavm knows: how opcode bytes map to instructions. The numbers are the
- * C ABI's `PVM_ISA_*`.
+ * How opcode bytes map to instructions.
  */
 
-public enum InstructionSet: UInt32, Equatable, Hashable, CaseIterable {
+public enum InstructionSet: Equatable, Hashable, CaseIterable {
     
     /**
-     * Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`): `unlikely` is opcode 2, no `sbrk`.
+     * The current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
      */
-    case jamV1 = 0
+    case jamV1
     /**
-     * 64-bit, with the Graypaper's opcode numbering through 0.7.2 (which the JAM PVM test vectors
-     * v0.4 use): opcodes 102..111 (bit counting, sign/zero extension, byte reversal) are one
-     * higher than in `jam_v1`; polkavm's `revive_v1`.
+     * 64-bit, with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111 are one higher
+     * than in JamV1); polkavm's `revive_v1`.
      */
-    case reviveV1 = 1
+    case reviveV1
     /**
-     * polkavm's 32-bit instruction set (`latest32`), old numbering as well.
+     * polkavm's 32-bit instruction set (`latest32`).
      */
-    case latest32 = 2
+    case latest32
     /**
-     * polkavm's newest 64-bit instruction set (`latest64`). Its code has no instruction bitmask,
-     * so the blob is polkavm's own encoding for it, loaded as it is.
+     * polkavm's newest 64-bit instruction set (`latest64`): no instruction bitmask, so the blob
+     * is polkavm's own encoding for it.
      */
-    case latest64 = 3
+    case latest64
 
 
 
@@ -2879,6 +2852,93 @@ public func FfiConverterTypeInstructionSet_lift(_ buf: RustBuffer) throws -> Ins
 #endif
 public func FfiConverterTypeInstructionSet_lower(_ value: InstructionSet) -> RustBuffer {
     return FfiConverterTypeInstructionSet.lower(value)
+}
+
+
+
+/**
+ * How a guest lays out its pixels.
+ */
+
+public enum PixelFormat: UInt32, Equatable, Hashable, CaseIterable {
+    
+    /**
+     * 1 header byte, a 256-entry RGB palette (768 bytes), then rows of one palette index per
+     * pixel: the layout of the original `pvm_instance_read_framebuffer_rgb24`.
+     */
+    case palette8 = 0
+    /**
+     * 4 bytes per pixel in the order B, G, R, A: little-endian 0xAARRGGBB words, what
+     * polkavm's Doom guest hands `ext_output_video` (and what SDL calls ARGB8888).
+     */
+    case bgra32 = 1
+    /**
+     * 4 bytes per pixel in the order R, G, B, A.
+     */
+    case rgba32 = 2
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PixelFormat: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePixelFormat: FfiConverterRustBuffer {
+    typealias SwiftType = PixelFormat
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PixelFormat {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .palette8
+        
+        case 2: return .bgra32
+        
+        case 3: return .rgba32
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PixelFormat, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .palette8:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .bgra32:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .rgba32:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePixelFormat_lift(_ buf: RustBuffer) throws -> PixelFormat {
+    return try FfiConverterTypePixelFormat.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePixelFormat_lower(_ value: PixelFormat) -> RustBuffer {
+    return FfiConverterTypePixelFormat.lower(value)
 }
 
 
@@ -3188,24 +3248,19 @@ public func FfiConverterTypeReg_lower(_ value: Reg) -> RustBuffer {
 
 
 /**
- * Which sandbox isolates JIT-compiled guest code (ignored by the interpreter). The numbers are
- * the C ABI's `PVM_SANDBOX_*`.
+ * Which sandbox isolates JIT-compiled guest code.
  */
 
-public enum Sandbox: UInt32, Equatable, Hashable, CaseIterable {
+public enum Sandbox: Equatable, Hashable, CaseIterable {
     
-    /**
-     * polkavm's choice: the Linux sandbox on Linux.
-     */
-    case auto = 0
     /**
      * Separate, seccomp-locked worker processes. Dynamic paging needs userfaultfd with it.
      */
-    case linux = 1
+    case linux
     /**
-     * In-process signal-handler based sandbox. polkavm marks it experimental (not production ready).
+     * In-process; polkavm marks it experimental (not production ready).
      */
-    case generic = 2
+    case generic
 
 
 
@@ -3227,11 +3282,9 @@ public struct FfiConverterTypeSandbox: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .auto
+        case 1: return .linux
         
-        case 2: return .linux
-        
-        case 3: return .generic
+        case 2: return .generic
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3241,16 +3294,12 @@ public struct FfiConverterTypeSandbox: FfiConverterRustBuffer {
         switch value {
         
         
-        case .auto:
+        case .linux:
             writeInt(&buf, Int32(1))
         
         
-        case .linux:
-            writeInt(&buf, Int32(2))
-        
-        
         case .generic:
-            writeInt(&buf, Int32(3))
+            writeInt(&buf, Int32(2))
         
         }
     }
@@ -3436,30 +3485,6 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
-    typealias SwiftType = Int64?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterInt64.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterInt64.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterOptionTypeBackend: FfiConverterRustBuffer {
     typealias SwiftType = Backend?
 
@@ -3500,30 +3525,6 @@ fileprivate struct FfiConverterOptionTypeCorePinning: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeCorePinning.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionTypeCostModel: FfiConverterRustBuffer {
-    typealias SwiftType = CostModel?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterTypeCostModel.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterTypeCostModel.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3736,10 +3737,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_polkavm_ffi_checksum_method_engine_backend() != 5862) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() != 47633) {
+    if (uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() != 52527) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_call() != 60963) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_read_framebuffer_rgb24() != 4900) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_polkavm_ffi_checksum_method_instance_read_framebuffer_to_pointer() != 31183) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_polkavm_ffi_checksum_method_instance_read_memory_to_pointer() != 14336) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_polkavm_ffi_checksum_method_instance_write_memory_from_pointer() != 3561) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_polkavm_ffi_checksum_method_instance_call() != 25258) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_instance_fault_address() != 33109) {
@@ -3809,12 +3822,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_instance_graypaper_pc() != 43291) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_polkavm_ffi_checksum_method_module_block_gas_cost() != 18678) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_polkavm_ffi_checksum_method_module_cost_model() != 16428) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_module_export_pc() != 61258) {
