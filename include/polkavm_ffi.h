@@ -30,9 +30,10 @@
 /**
  * Version of this C ABI; grows by one with every release that adds functions or constants
  * (nothing is ever removed or changed). 2 added `pvm_instance_resume`, 3 the gas cost model,
- * 4 `pvm_last_error_kind` and `PVM_ERROR_*`.
+ * 4 `pvm_last_error_kind` and `PVM_ERROR_*`, 5 `pvm_instance_read_framebuffer` and
+ * `PVM_PIXEL_FORMAT_*`.
  */
-#define PVM_ABI_VERSION 4
+#define PVM_ABI_VERSION 5
 
 /**
  * Error kind (`pvm_last_error_kind`): no failure recorded on this thread (none yet, or cleared).

@@ -39,8 +39,9 @@ pub use doom::*;
 
 /// Version of this C ABI; grows by one with every release that adds functions or constants
 /// (nothing is ever removed or changed). 2 added `pvm_instance_resume`, 3 the gas cost model,
-/// 4 `pvm_last_error_kind` and `PVM_ERROR_*`.
-pub const PVM_ABI_VERSION: u32 = 4;
+/// 4 `pvm_last_error_kind` and `PVM_ERROR_*`, 5 `pvm_instance_read_framebuffer` and
+/// `PVM_PIXEL_FORMAT_*`.
+pub const PVM_ABI_VERSION: u32 = 5;
 
 /// Error kind (`pvm_last_error_kind`): no failure recorded on this thread (none yet, or cleared).
 pub const PVM_ERROR_NONE: u32 = 0;

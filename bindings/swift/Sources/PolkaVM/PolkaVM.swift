@@ -751,9 +751,10 @@ public func FfiConverterTypeEngine_lower(_ value: Engine) -> UInt64 {
 public protocol HostHandler: AnyObject, Sendable {
     
     /**
-     * Handles host call `number`. The handler may read and write `instance`'s registers and
-     * memory (but not run it). Returns the value to put in A0, or None to leave the registers
-     * as the handler set them. Raising any exception aborts the call with HostAborted.
+     * Handles host call `number`. The handler may read and write `instance`'s registers, memory
+     * and gas (running, calling or resetting it raises WrongState). Returns the value to put in
+     * A0, or None to leave the registers as the handler set them. Raising an error aborts the
+     * call with HostAborted.
      */
     func onHostCall(number: UInt32, instance: Instance) throws  -> UInt64?
     
@@ -815,9 +816,10 @@ open class HostHandlerImpl: HostHandler, @unchecked Sendable {
 
     
     /**
-     * Handles host call `number`. The handler may read and write `instance`'s registers and
-     * memory (but not run it). Returns the value to put in A0, or None to leave the registers
-     * as the handler set them. Raising any exception aborts the call with HostAborted.
+     * Handles host call `number`. The handler may read and write `instance`'s registers, memory
+     * and gas (running, calling or resetting it raises WrongState). Returns the value to put in
+     * A0, or None to leave the registers as the handler set them. Raising an error aborts the
+     * call with HostAborted.
      */
 open func onHostCall(number: UInt32, instance: Instance)throws  -> UInt64?  {
     return try  FfiConverterOptionUInt64.lift(try rustCallWithError(FfiConverterTypeHostError_lift) {
@@ -965,8 +967,9 @@ public func FfiConverterTypeHostHandler_lower(_ value: HostHandler) -> UInt64 {
 
 
 /**
- * A running copy of a module: registers, memory and gas. Usable from any thread; calls from
- * several threads at once are serialized.
+ * A running copy of a module: registers, memory and gas. Usable from any thread: while one
+ * thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
+ * must not wait for another thread that uses its instance).
  */
 public protocol InstanceProtocol: AnyObject, Sendable {
     
@@ -999,9 +1002,10 @@ public protocol InstanceProtocol: AnyObject, Sendable {
     
     /**
      * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-     * other than a host call; each host call goes to `handler` first.
+     * other than a host call; each host call goes to `handler` first. `gas` may be left out
+     * (None) only when the module does not meter gas.
      */
-    func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64) throws  -> RunOutcome
+    func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64?) throws  -> RunOutcome
     
     /**
      * The page address of the last Fault.
@@ -1097,8 +1101,9 @@ public protocol InstanceProtocol: AnyObject, Sendable {
     
 }
 /**
- * A running copy of a module: registers, memory and gas. Usable from any thread; calls from
- * several threads at once are serialized.
+ * A running copy of a module: registers, memory and gas. Usable from any thread: while one
+ * thread's `call` runs, other threads' calls on the instance wait until it ends (so a handler
+ * must not wait for another thread that uses its instance).
  */
 open class Instance: InstanceProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1226,9 +1231,10 @@ open func writeMemoryFromPointer(address: UInt32, pointer: UInt64, length: UInt3
     
     /**
      * Calls export `name` with `args` and `gas`, and runs until the program stops for a reason
-     * other than a host call; each host call goes to `handler` first.
+     * other than a host call; each host call goes to `handler` first. `gas` may be left out
+     * (None) only when the module does not meter gas.
      */
-open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64)throws  -> RunOutcome  {
+open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64? = nil)throws  -> RunOutcome  {
     return try  FfiConverterTypeRunOutcome_lift(try rustCallWithError(FfiConverterTypePvmError_lift) {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_call(
@@ -1236,7 +1242,7 @@ open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64)th
         FfiConverterString.lower(name),
         FfiConverterSequenceUInt64.lower(args),
         FfiConverterTypeHostHandler_lower(handler),
-        FfiConverterInt64.lower(gas),uniffiCallStatus
+        FfiConverterOptionInt64.lower(gas),uniffiCallStatus
     )
 })
 }
@@ -1562,6 +1568,17 @@ public func FfiConverterTypeInstance_lower(_ value: Instance) -> UInt64 {
 public protocol ModuleProtocol: AnyObject, Sendable {
     
     /**
+     * The gas the basic block starting at `pc` costs under the module's cost model, charged when
+     * the block is entered; None if no basic block starts at `pc`.
+     */
+    func blockGasCost(pc: UInt32)  -> Int64?
+    
+    /**
+     * The cost model this module's gas follows (its own, or its engine's default).
+     */
+    func costModel()  -> CostModel
+    
+    /**
      * The program counter of the export called `name`.
      */
     func exportPc(name: String) throws  -> UInt32
@@ -1662,6 +1679,32 @@ public static func newJam(engine: Engine, code: Data, config: JamConfig = JamCon
 }
     
 
+    
+    /**
+     * The gas the basic block starting at `pc` costs under the module's cost model, charged when
+     * the block is entered; None if no basic block starts at `pc`.
+     */
+open func blockGasCost(pc: UInt32) -> Int64?  {
+    return try!  FfiConverterOptionInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_polkavm_ffi_fn_method_module_block_gas_cost(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(pc),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The cost model this module's gas follows (its own, or its engine's default).
+     */
+open func costModel() -> CostModel  {
+    return try!  FfiConverterTypeCostModel_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_polkavm_ffi_fn_method_module_cost_model(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * The program counter of the export called `name`.
@@ -1778,6 +1821,10 @@ public struct EngineConfig: Equatable, Hashable {
      * None: pin to one core (polkavm's default).
      */
     public var corePinning: CorePinning?
+    /**
+     * The gas cost model of modules that choose none. None: Naive (polkavm's default).
+     */
+    public var defaultCostModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1796,12 +1843,16 @@ public struct EngineConfig: Equatable, Hashable {
          */allowDynamicPaging: Bool = false, 
         /**
          * None: pin to one core (polkavm's default).
-         */corePinning: CorePinning? = nil) {
+         */corePinning: CorePinning? = nil, 
+        /**
+         * The gas cost model of modules that choose none. None: Naive (polkavm's default).
+         */defaultCostModel: CostModel? = nil) {
         self.backend = backend
         self.sandbox = sandbox
         self.workerCount = workerCount
         self.allowDynamicPaging = allowDynamicPaging
         self.corePinning = corePinning
+        self.defaultCostModel = defaultCostModel
     }
 
     
@@ -1824,7 +1875,8 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 sandbox: FfiConverterOptionTypeSandbox.read(from: &buf), 
                 workerCount: FfiConverterUInt32.read(from: &buf), 
                 allowDynamicPaging: FfiConverterBool.read(from: &buf), 
-                corePinning: FfiConverterOptionTypeCorePinning.read(from: &buf)
+                corePinning: FfiConverterOptionTypeCorePinning.read(from: &buf), 
+                defaultCostModel: FfiConverterOptionTypeCostModel.read(from: &buf)
         )
     }
 
@@ -1834,6 +1886,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.workerCount, into: &buf)
         FfiConverterBool.write(value.allowDynamicPaging, into: &buf)
         FfiConverterOptionTypeCorePinning.write(value.corePinning, into: &buf)
+        FfiConverterOptionTypeCostModel.write(value.defaultCostModel, into: &buf)
     }
 }
 
@@ -2025,6 +2078,11 @@ public struct JamConfig: Equatable, Hashable {
      * Stop with Status.STEP after every instruction.
      */
     public var stepTracing: Bool
+    /**
+     * The gas cost model. None: FullL2Hit, Graypaper 0.8.0's (the version whose opcode table
+     * JamV1 is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors need Naive.
+     */
+    public var costModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2048,7 +2106,11 @@ public struct JamConfig: Equatable, Hashable {
          */haltPc: Bool = false, 
         /**
          * Stop with Status.STEP after every instruction.
-         */stepTracing: Bool = false) {
+         */stepTracing: Bool = false, 
+        /**
+         * The gas cost model. None: FullL2Hit, Graypaper 0.8.0's (the version whose opcode table
+         * JamV1 is). Graypaper 0.6.7–0.7.2 and the v0.4 test vectors need Naive.
+         */costModel: CostModel? = nil) {
         self.isa = isa
         self.gasMetering = gasMetering
         self.pageSize = pageSize
@@ -2058,6 +2120,7 @@ public struct JamConfig: Equatable, Hashable {
         self.auxDataSize = auxDataSize
         self.haltPc = haltPc
         self.stepTracing = stepTracing
+        self.costModel = costModel
     }
 
     
@@ -2084,7 +2147,8 @@ public struct FfiConverterTypeJamConfig: FfiConverterRustBuffer {
                 stackSize: FfiConverterUInt32.read(from: &buf), 
                 auxDataSize: FfiConverterUInt32.read(from: &buf), 
                 haltPc: FfiConverterBool.read(from: &buf), 
-                stepTracing: FfiConverterBool.read(from: &buf)
+                stepTracing: FfiConverterBool.read(from: &buf), 
+                costModel: FfiConverterOptionTypeCostModel.read(from: &buf)
         )
     }
 
@@ -2098,6 +2162,7 @@ public struct FfiConverterTypeJamConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.auxDataSize, into: &buf)
         FfiConverterBool.write(value.haltPc, into: &buf)
         FfiConverterBool.write(value.stepTracing, into: &buf)
+        FfiConverterOptionTypeCostModel.write(value.costModel, into: &buf)
     }
 }
 
@@ -2235,6 +2300,10 @@ public struct ModuleConfig: Equatable, Hashable {
      * Reject programs with invalid imports, jump table entries or exports at load time.
      */
     public var strict: Bool
+    /**
+     * The gas cost model. None: the engine's `default_cost_model`.
+     */
+    public var costModel: CostModel?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2253,13 +2322,17 @@ public struct ModuleConfig: Equatable, Hashable {
          */pageSize: UInt32 = UInt32(4096), auxDataSize: UInt32 = UInt32(0), 
         /**
          * Reject programs with invalid imports, jump table entries or exports at load time.
-         */strict: Bool = false) {
+         */strict: Bool = false, 
+        /**
+         * The gas cost model. None: the engine's `default_cost_model`.
+         */costModel: CostModel? = nil) {
         self.gasMetering = gasMetering
         self.stepTracing = stepTracing
         self.dynamicPaging = dynamicPaging
         self.pageSize = pageSize
         self.auxDataSize = auxDataSize
         self.strict = strict
+        self.costModel = costModel
     }
 
     
@@ -2283,7 +2356,8 @@ public struct FfiConverterTypeModuleConfig: FfiConverterRustBuffer {
                 dynamicPaging: FfiConverterBool.read(from: &buf), 
                 pageSize: FfiConverterUInt32.read(from: &buf), 
                 auxDataSize: FfiConverterUInt32.read(from: &buf), 
-                strict: FfiConverterBool.read(from: &buf)
+                strict: FfiConverterBool.read(from: &buf), 
+                costModel: FfiConverterOptionTypeCostModel.read(from: &buf)
         )
     }
 
@@ -2294,6 +2368,7 @@ public struct FfiConverterTypeModuleConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.pageSize, into: &buf)
         FfiConverterUInt32.write(value.auxDataSize, into: &buf)
         FfiConverterBool.write(value.strict, into: &buf)
+        FfiConverterOptionTypeCostModel.write(value.costModel, into: &buf)
     }
 }
 
@@ -2596,6 +2671,104 @@ public func FfiConverterTypeCorePinning_lower(_ value: CorePinning) -> RustBuffe
 
 
 /**
+ * How much each instruction costs: polkavm's gas cost models. Pick the one of your Graypaper
+ * version: `Naive` for 0.6.7 through 0.7.2 (and the JAM PVM test vectors v0.4), `FullL2Hit` for
+ * 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`.
+ */
+
+public enum CostModel: Equatable, Hashable, CaseIterable {
+    
+    /**
+     * One gas per instruction, charged per basic block (polkavm's default).
+     */
+    case naive
+    /**
+     * Graypaper 0.8.0's model (per basic block, from a pipeline simulation with memory-latency
+     * classes), with every memory access an L1 cache hit.
+     */
+    case fullL1Hit
+    /**
+     * The same, with L2-hit memory latencies: what Graypaper 0.8.0 specifies.
+     */
+    case fullL2Hit
+    /**
+     * The same, with L3-hit memory latencies.
+     */
+    case fullL3Hit
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CostModel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCostModel: FfiConverterRustBuffer {
+    typealias SwiftType = CostModel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CostModel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .naive
+        
+        case 2: return .fullL1Hit
+        
+        case 3: return .fullL2Hit
+        
+        case 4: return .fullL3Hit
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CostModel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .naive:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .fullL1Hit:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .fullL2Hit:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .fullL3Hit:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCostModel_lift(_ buf: RustBuffer) throws -> CostModel {
+    return try FfiConverterTypeCostModel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCostModel_lower(_ value: CostModel) -> RustBuffer {
+    return FfiConverterTypeCostModel.lower(value)
+}
+
+
+
+/**
  * How gas is metered.
  */
 
@@ -2766,12 +2939,12 @@ public func FfiConverterTypeHostError_lower(_ value: HostError) -> RustBuffer {
 public enum InstructionSet: Equatable, Hashable, CaseIterable {
     
     /**
-     * The current Graypaper's 64-bit PVM (polkavm's `jam_v1`).
+     * Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
      */
     case jamV1
     /**
-     * 64-bit, with an older Graypaper's opcode numbering (0.5.x; opcodes 102..111 are one higher
-     * than in JamV1); polkavm's `revive_v1`.
+     * 64-bit, with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test vectors'; opcodes
+     * 102..111 are one higher than in JamV1); polkavm's `revive_v1`.
      */
     case reviveV1
     /**
@@ -3485,6 +3658,30 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeBackend: FfiConverterRustBuffer {
     typealias SwiftType = Backend?
 
@@ -3525,6 +3722,30 @@ fileprivate struct FfiConverterOptionTypeCorePinning: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeCorePinning.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCostModel: FfiConverterRustBuffer {
+    typealias SwiftType = CostModel?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCostModel.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCostModel.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3737,7 +3958,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_polkavm_ffi_checksum_method_engine_backend() != 5862) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() != 52527) {
+    if (uniffi_polkavm_ffi_checksum_method_hosthandler_on_host_call() != 47633) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_instance_read_framebuffer_rgb24() != 4900) {
@@ -3752,7 +3973,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_polkavm_ffi_checksum_method_instance_write_memory_from_pointer() != 3561) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_polkavm_ffi_checksum_method_instance_call() != 25258) {
+    if (uniffi_polkavm_ffi_checksum_method_instance_call() != 60963) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_instance_fault_address() != 33109) {
@@ -3822,6 +4043,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_instance_graypaper_pc() != 43291) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_polkavm_ffi_checksum_method_module_block_gas_cost() != 18678) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_polkavm_ffi_checksum_method_module_cost_model() != 16428) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_polkavm_ffi_checksum_method_module_export_pc() != 61258) {

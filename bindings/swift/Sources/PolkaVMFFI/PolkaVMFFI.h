@@ -336,7 +336,7 @@ void uniffi_polkavm_ffi_fn_method_instance_write_memory_from_pointer(uint64_t pt
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_INSTANCE_CALL
 #define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_INSTANCE_CALL
-RustBuffer uniffi_polkavm_ffi_fn_method_instance_call(uint64_t ptr, RustBuffer name, RustBuffer args, uint64_t handler, int64_t gas, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_polkavm_ffi_fn_method_instance_call(uint64_t ptr, RustBuffer name, RustBuffer args, uint64_t handler, RustBuffer gas, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_INSTANCE_FAULT_ADDRESS
@@ -472,6 +472,16 @@ uint64_t uniffi_polkavm_ffi_fn_constructor_module_new_jam(uint64_t engine, RustB
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_CONSTRUCTOR_MODULE_NEW
 #define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_CONSTRUCTOR_MODULE_NEW
 uint64_t uniffi_polkavm_ffi_fn_constructor_module_new(uint64_t engine, RustBuffer blob, RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_BLOCK_GAS_COST
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_BLOCK_GAS_COST
+RustBuffer uniffi_polkavm_ffi_fn_method_module_block_gas_cost(uint64_t ptr, uint32_t pc, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_COST_MODEL
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_COST_MODEL
+RustBuffer uniffi_polkavm_ffi_fn_method_module_cost_model(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_FN_METHOD_MODULE_EXPORT_PC
@@ -965,6 +975,18 @@ uint16_t uniffi_polkavm_ffi_checksum_method_instance_write_memory(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_INSTANCE_GRAYPAPER_PC
 #define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_INSTANCE_GRAYPAPER_PC
 uint16_t uniffi_polkavm_ffi_checksum_method_instance_graypaper_pc(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_BLOCK_GAS_COST
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_BLOCK_GAS_COST
+uint16_t uniffi_polkavm_ffi_checksum_method_module_block_gas_cost(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_COST_MODEL
+#define UNIFFI_FFIDEF_UNIFFI_POLKAVM_FFI_CHECKSUM_METHOD_MODULE_COST_MODEL
+uint16_t uniffi_polkavm_ffi_checksum_method_module_cost_model(void
     
 );
 #endif
