@@ -1806,7 +1806,7 @@ public struct EngineConfig: Equatable, Hashable {
      */
     public var backend: Backend?
     /**
-     * None: polkavm's choice (the Linux sandbox on Linux).
+     * None (or Auto): polkavm's choice (the Linux sandbox on Linux).
      */
     public var sandbox: Sandbox?
     /**
@@ -1833,7 +1833,7 @@ public struct EngineConfig: Equatable, Hashable {
          * None: the JIT where this platform supports it, the interpreter otherwise.
          */backend: Backend? = nil, 
         /**
-         * None: polkavm's choice (the Linux sandbox on Linux).
+         * None (or Auto): polkavm's choice (the Linux sandbox on Linux).
          */sandbox: Sandbox? = nil, 
         /**
          * Sandbox worker processes kept ready for new instances.
@@ -2520,7 +2520,8 @@ public func FfiConverterTypeRunResult_lower(_ value: RunResult) -> RustBuffer {
 
 
 /**
- * Which backend runs the guest code.
+ * Which backend runs the guest code. Unlike the core's `Backend` it has no `Auto`: that is
+ * `None` in [`EngineConfig`], and [`Engine::backend`] reports the backend in use, never Auto.
  */
 
 public enum Backend: Equatable, Hashable, CaseIterable {
@@ -2596,13 +2597,23 @@ public func FfiConverterTypeBackend_lower(_ value: Backend) -> RustBuffer {
 
 /**
  * How the host thread is pinned to CPU cores while it runs JIT code (Linux sandbox only).
+ * polkavm's names; the numbers are the C ABI's `PVM_CORE_PINNING_*` (`CORE`, `CCX`, `DISABLED`).
  */
 
-public enum CorePinning: Equatable, Hashable, CaseIterable {
+public enum CorePinning: UInt32, Equatable, Hashable, CaseIterable {
     
-    case pinToCore
-    case pinToCcx
-    case disabled
+    /**
+     * polkavm's default: pin to one core.
+     */
+    case pinToCore = 0
+    /**
+     * Pin to one CCX (a group of cores sharing a cache).
+     */
+    case pinToCcx = 1
+    /**
+     * Leave thread affinity alone.
+     */
+    case disabled = 2
 
 
 
@@ -2673,28 +2684,29 @@ public func FfiConverterTypeCorePinning_lower(_ value: CorePinning) -> RustBuffe
 /**
  * How much each instruction costs: polkavm's gas cost models. Pick the one of your Graypaper
  * version: `Naive` for 0.6.7 through 0.7.2 (and the JAM PVM test vectors v0.4), `FullL2Hit` for
- * 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`.
+ * 0.8.0. polkavm's `CostModelKind`: `Simple(naive)` or `Full(CacheModel::…)`. The numbers are
+ * the C ABI's `PVM_COST_MODEL_*` (whose 0, `PVM_COST_MODEL_DEFAULT`, is `None` in Rust).
  */
 
-public enum CostModel: Equatable, Hashable, CaseIterable {
+public enum CostModel: UInt32, Equatable, Hashable, CaseIterable {
     
     /**
      * One gas per instruction, charged per basic block (polkavm's default).
      */
-    case naive
+    case naive = 1
     /**
      * Graypaper 0.8.0's model (per basic block, from a pipeline simulation with memory-latency
      * classes), with every memory access an L1 cache hit.
      */
-    case fullL1Hit
+    case fullL1Hit = 2
     /**
      * The same, with L2-hit memory latencies: what Graypaper 0.8.0 specifies.
      */
-    case fullL2Hit
+    case fullL2Hit = 3
     /**
      * The same, with L3-hit memory latencies.
      */
-    case fullL3Hit
+    case fullL3Hit = 4
 
 
 
@@ -2769,24 +2781,29 @@ public func FfiConverterTypeCostModel_lower(_ value: CostModel) -> RustBuffer {
 
 
 /**
- * How gas is metered.
+ * How gas is metered: not at all, precisely (`Sync`, stops exactly when gas runs out) or
+ * cheaply (`Async`, may overrun a little before stopping). Both backends treat `Async` as
+ * `Sync`: the interpreter always has, and polkavm 0.37's JIT never checks gas under `Async`
+ * while the guest runs, so a guest that loops forever would never return to the host.
+ * The numbers are the C ABI's `PVM_GAS_METERING_*` (`Disabled` is `PVM_GAS_METERING_NONE`:
+ * `None` would clash with Python's `None` and Swift's `Optional.none` in the UniFFI bindings).
  */
 
-public enum GasMetering: Equatable, Hashable, CaseIterable {
+public enum GasMetering: UInt32, Equatable, Hashable, CaseIterable {
     
     /**
      * Not at all: runs never stop for gas.
      */
-    case disabled
+    case disabled = 0
     /**
      * Exactly: the run stops when gas runs out.
      */
-    case sync
+    case sync = 1
     /**
-     * polkavm's asynchronous metering, run as Sync: polkavm 0.37's JIT never stops a looping
+     * polkavm's asynchronous metering, run as `Sync`: polkavm 0.37's JIT never stops a looping
      * guest under it, which would hang the host.
      */
-    case async
+    case async = 2
 
 
 
@@ -2933,29 +2950,31 @@ public func FfiConverterTypeHostError_lower(_ value: HostError) -> RustBuffer {
 
 
 /**
- * How opcode bytes map to instructions.
+ * The instruction sets polkavm knows: how opcode bytes map to instructions. The numbers are the
+ * C ABI's `PVM_ISA_*`.
  */
 
-public enum InstructionSet: Equatable, Hashable, CaseIterable {
+public enum InstructionSet: UInt32, Equatable, Hashable, CaseIterable {
     
     /**
-     * Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`).
+     * Graypaper 0.8.0's 64-bit PVM (polkavm's `jam_v1`): `unlikely` is opcode 2, no `sbrk`.
      */
-    case jamV1
+    case jamV1 = 0
     /**
-     * 64-bit, with the Graypaper's opcode numbering through 0.7.2 (the v0.4 test vectors'; opcodes
-     * 102..111 are one higher than in JamV1); polkavm's `revive_v1`.
+     * 64-bit, with the Graypaper's opcode numbering through 0.7.2 (which the JAM PVM test vectors
+     * v0.4 use): opcodes 102..111 (bit counting, sign/zero extension, byte reversal) are one
+     * higher than in `jam_v1`; polkavm's `revive_v1`.
      */
-    case reviveV1
+    case reviveV1 = 1
     /**
-     * polkavm's 32-bit instruction set (`latest32`).
+     * polkavm's 32-bit instruction set (`latest32`), old numbering as well.
      */
-    case latest32
+    case latest32 = 2
     /**
-     * polkavm's newest 64-bit instruction set (`latest64`): no instruction bitmask, so the blob
-     * is polkavm's own encoding for it.
+     * polkavm's newest 64-bit instruction set (`latest64`). Its code has no instruction bitmask,
+     * so the blob is polkavm's own encoding for it, loaded as it is.
      */
-    case latest64
+    case latest64 = 3
 
 
 
@@ -3421,19 +3440,24 @@ public func FfiConverterTypeReg_lower(_ value: Reg) -> RustBuffer {
 
 
 /**
- * Which sandbox isolates JIT-compiled guest code.
+ * Which sandbox isolates JIT-compiled guest code (ignored by the interpreter). The numbers are
+ * the C ABI's `PVM_SANDBOX_*`.
  */
 
-public enum Sandbox: Equatable, Hashable, CaseIterable {
+public enum Sandbox: UInt32, Equatable, Hashable, CaseIterable {
     
+    /**
+     * polkavm's choice: the Linux sandbox on Linux.
+     */
+    case auto = 0
     /**
      * Separate, seccomp-locked worker processes. Dynamic paging needs userfaultfd with it.
      */
-    case linux
+    case linux = 1
     /**
-     * In-process; polkavm marks it experimental (not production ready).
+     * In-process signal-handler based sandbox. polkavm marks it experimental (not production ready).
      */
-    case generic
+    case generic = 2
 
 
 
@@ -3455,9 +3479,11 @@ public struct FfiConverterTypeSandbox: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .linux
+        case 1: return .auto
         
-        case 2: return .generic
+        case 2: return .linux
+        
+        case 3: return .generic
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3467,12 +3493,16 @@ public struct FfiConverterTypeSandbox: FfiConverterRustBuffer {
         switch value {
         
         
-        case .linux:
+        case .auto:
             writeInt(&buf, Int32(1))
         
         
-        case .generic:
+        case .linux:
             writeInt(&buf, Int32(2))
+        
+        
+        case .generic:
+            writeInt(&buf, Int32(3))
         
         }
     }
