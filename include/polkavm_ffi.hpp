@@ -541,7 +541,7 @@ public:
         if (pvm_instance_read_framebuffer(get(), frame.address, frame.width, frame.height, frame.stride,
                                           static_cast<uint32_t>(frame.format), rgb,
                                           detail::length_u32(length, "framebuffer read")) != 0)
-            detail::throw_last_error("reading the framebuffer");
+            detail::throw_last_error();
     }
     /** The guest image `frame` as packed RGB24 (R, G, B per pixel, rows without padding). */
     std::vector<uint8_t> read_framebuffer(const Framebuffer &frame) {
