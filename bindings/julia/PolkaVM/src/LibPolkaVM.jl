@@ -4,9 +4,12 @@
 """
 Low-level bindings: one `ccall` wrapper per `pvm_*` function of `include/polkavm_ffi.h`, with the
 same names, argument order and documentation, plus its constants and structs. Handles are
-`Ptr{Cvoid}`; structs have the C layout listed in `C_LAYOUTS`.
+`Ptr{Cvoid}`; structs have the C layout listed in `C_LAYOUTS`. The library is opened, and each
+function's address looked up, once when the package loads (`libpolkavm()` says which file).
 """
 module LibPolkaVM
+
+using Libdl
 
 include("library.jl")
 
@@ -406,11 +409,89 @@ for (T, (size, offsets)) in C_LAYOUTS
 end
 
 """
+The address of every `pvm_*` function in the loaded library, resolved once by `__init__` when
+the package loads; every wrapper below calls through it.
+"""
+mutable struct FunctionPointers
+    pvm_last_error::Ptr{Cvoid}
+    pvm_last_error_kind::Ptr{Cvoid}
+    pvm_clear_last_error::Ptr{Cvoid}
+    pvm_version::Ptr{Cvoid}
+    pvm_abi_version::Ptr{Cvoid}
+    pvm_engine_config_default::Ptr{Cvoid}
+    pvm_engine_new_with_config::Ptr{Cvoid}
+    pvm_engine_new::Ptr{Cvoid}
+    pvm_engine_new_interpreter::Ptr{Cvoid}
+    pvm_engine_backend::Ptr{Cvoid}
+    pvm_engine_free::Ptr{Cvoid}
+    pvm_instance_new::Ptr{Cvoid}
+    pvm_instance_free::Ptr{Cvoid}
+    pvm_instance_reset::Ptr{Cvoid}
+    pvm_instance_set_gas::Ptr{Cvoid}
+    pvm_instance_get_gas::Ptr{Cvoid}
+    pvm_instance_set_reg::Ptr{Cvoid}
+    pvm_instance_get_reg::Ptr{Cvoid}
+    pvm_instance_get_regs::Ptr{Cvoid}
+    pvm_instance_set_regs::Ptr{Cvoid}
+    pvm_instance_get_pc::Ptr{Cvoid}
+    pvm_instance_get_next_pc::Ptr{Cvoid}
+    pvm_instance_set_pc::Ptr{Cvoid}
+    pvm_instance_prepare_call::Ptr{Cvoid}
+    pvm_instance_prepare_call_args::Ptr{Cvoid}
+    pvm_instance_run::Ptr{Cvoid}
+    pvm_instance_run_checked::Ptr{Cvoid}
+    pvm_instance_resume::Ptr{Cvoid}
+    pvm_instance_fault_address::Ptr{Cvoid}
+    pvm_instance_read_memory::Ptr{Cvoid}
+    pvm_instance_write_memory::Ptr{Cvoid}
+    pvm_instance_sbrk::Ptr{Cvoid}
+    pvm_instance_heap_size::Ptr{Cvoid}
+    pvm_jam_config_default::Ptr{Cvoid}
+    pvm_module_new_jam::Ptr{Cvoid}
+    pvm_instance_map_pages::Ptr{Cvoid}
+    pvm_instance_protect_pages::Ptr{Cvoid}
+    pvm_instance_free_pages::Ptr{Cvoid}
+    pvm_instance_get_graypaper_pc::Ptr{Cvoid}
+    pvm_module_config_default::Ptr{Cvoid}
+    pvm_module_new_with_config::Ptr{Cvoid}
+    pvm_module_new::Ptr{Cvoid}
+    pvm_module_new_step::Ptr{Cvoid}
+    pvm_module_free::Ptr{Cvoid}
+    pvm_module_memory_info::Ptr{Cvoid}
+    pvm_module_exports_count::Ptr{Cvoid}
+    pvm_module_export_name::Ptr{Cvoid}
+    pvm_module_export_pc::Ptr{Cvoid}
+    pvm_module_block_gas_cost::Ptr{Cvoid}
+    pvm_module_find_export::Ptr{Cvoid}
+    pvm_module_imports_count::Ptr{Cvoid}
+    pvm_module_import_name::Ptr{Cvoid}
+    pvm_instance_read_framebuffer_rgb24::Ptr{Cvoid}
+    pvm_instance_read_framebuffer::Ptr{Cvoid}
+    FunctionPointers() = new(fill(C_NULL, 54)...)
+end
+
+const POINTERS = FunctionPointers()
+
+"""Functions a library may lack: those the header declares only under a feature macro."""
+const OPTIONAL_FUNCTIONS = (:pvm_instance_read_framebuffer_rgb24, :pvm_instance_read_framebuffer)
+
+function __init__()
+    handle, path = open_library()
+    for name in fieldnames(FunctionPointers)
+        pointer = Libdl.dlsym_e(handle, name)
+        pointer == C_NULL && !(name in OPTIONAL_FUNCTIONS) && error("polkavm-ffi: $path has no function $name")
+        setfield!(POINTERS, name, pointer)
+    end
+    LIBRARY_PATH[] = path
+    nothing
+end
+
+"""
 The message of the last failure on this thread, as a NUL-terminated UTF-8 string; "" if none
 has happened yet. Valid until the next `pvm_*` call on this thread. Successful calls do not
 clear it: consult it only right after a call reported failure. Never NULL.
 """
-pvm_last_error() = ccall((:pvm_last_error, libpolkavm()), Ptr{Cchar}, ())
+pvm_last_error() = ccall(POINTERS.pvm_last_error, Ptr{Cchar}, ())
 
 """
 The kind of the last failure on this thread (one of `PVM_ERROR_*`), the same kind the
@@ -418,30 +499,30 @@ Python, Kotlin and Swift bindings raise for it; `PVM_ERROR_NONE` if none has hap
 since `pvm_clear_last_error`. Like `pvm_last_error`, successful calls leave it as it is.
 (Since ABI version 4.)
 """
-pvm_last_error_kind() = ccall((:pvm_last_error_kind, libpolkavm()), UInt32, ())
+pvm_last_error_kind() = ccall(POINTERS.pvm_last_error_kind, UInt32, ())
 
 """
 Empties this thread's last error, so that a call which reports failure only through it (the
 `void` functions, or a result that can also be a real value, like 0 from
 `pvm_instance_heap_size`) can be checked: clear, call, then test `pvm_last_error()[0]`.
 """
-pvm_clear_last_error() = ccall((:pvm_clear_last_error, libpolkavm()), Cvoid, ())
+pvm_clear_last_error() = ccall(POINTERS.pvm_clear_last_error, Cvoid, ())
 
 """
 A static NUL-terminated string naming this library's and polkavm's versions. Never NULL.
 """
-pvm_version() = ccall((:pvm_version, libpolkavm()), Ptr{Cchar}, ())
+pvm_version() = ccall(POINTERS.pvm_version, Ptr{Cchar}, ())
 
 """
 `PVM_ABI_VERSION` of the library actually loaded.
 """
-pvm_abi_version() = ccall((:pvm_abi_version, libpolkavm()), UInt32, ())
+pvm_abi_version() = ccall(POINTERS.pvm_abi_version, UInt32, ())
 
 """
 Default engine settings: automatic backend and sandbox, 2 workers, no dynamic paging,
 polkavm's core pinning, polkavm's (naive) cost model.
 """
-pvm_engine_config_default() = ccall((:pvm_engine_config_default, libpolkavm()), PvmEngineConfig, ())
+pvm_engine_config_default() = ccall(POINTERS.pvm_engine_config_default, PvmEngineConfig, ())
 
 """
 A new engine with the given settings, or NULL on failure (NULL `config`, an unknown value,
@@ -450,17 +531,17 @@ a backend or sandbox this machine cannot provide). Free with `pvm_engine_free`.
 # Safety
 `config` is NULL or points to a readable `PvmEngineConfig`.
 """
-pvm_engine_new_with_config(config) = ccall((:pvm_engine_new_with_config, libpolkavm()), PvmEngine, (Ref{PvmEngineConfig},), config)
+pvm_engine_new_with_config(config) = ccall(POINTERS.pvm_engine_new_with_config, PvmEngine, (Ref{PvmEngineConfig},), config)
 
 """
 A new engine with the JIT (recompiler) backend, or NULL on failure (e.g. a platform without it).
 """
-pvm_engine_new() = ccall((:pvm_engine_new, libpolkavm()), PvmEngine, ())
+pvm_engine_new() = ccall(POINTERS.pvm_engine_new, PvmEngine, ())
 
 """
 A new engine with the interpreter backend, or NULL on failure.
 """
-pvm_engine_new_interpreter() = ccall((:pvm_engine_new_interpreter, libpolkavm()), PvmEngine, ())
+pvm_engine_new_interpreter() = ccall(POINTERS.pvm_engine_new_interpreter, PvmEngine, ())
 
 """
 The backend the engine uses (`PVM_BACKEND_COMPILER` or `PVM_BACKEND_INTERPRETER`); 0 for a NULL
@@ -469,7 +550,7 @@ or invalid handle.
 # Safety
 `engine` is NULL or a live engine handle.
 """
-pvm_engine_backend(engine) = ccall((:pvm_engine_backend, libpolkavm()), UInt32, (PvmEngine,), engine)
+pvm_engine_backend(engine) = ccall(POINTERS.pvm_engine_backend, UInt32, (PvmEngine,), engine)
 
 """
 Frees an engine. Modules and instances made from it stay usable. NULL is ignored.
@@ -478,7 +559,7 @@ Frees an engine. Modules and instances made from it stay usable. NULL is ignored
 `engine` is NULL or a live engine handle.
 No other thread uses the handle during the call, and nobody uses it afterwards.
 """
-pvm_engine_free(engine) = ccall((:pvm_engine_free, libpolkavm()), Cvoid, (PvmEngine,), engine)
+pvm_engine_free(engine) = ccall(POINTERS.pvm_engine_free, Cvoid, (PvmEngine,), engine)
 
 """
 A new instance of `module` (the engine must be the one the module was loaded with), with
@@ -488,7 +569,7 @@ gas 0 and no call prepared. NULL on failure. Free with `pvm_instance_free`.
 `engine` is NULL or a live engine handle.
 `module` is NULL or a live module handle.
 """
-pvm_instance_new(engine, module_) = ccall((:pvm_instance_new, libpolkavm()), PvmInstance, (PvmEngine, PvmModule), engine, module_)
+pvm_instance_new(engine, module_) = ccall(POINTERS.pvm_instance_new, PvmInstance, (PvmEngine, PvmModule), engine, module_)
 
 """
 Frees an instance. NULL is ignored.
@@ -497,7 +578,7 @@ Frees an instance. NULL is ignored.
 `instance` is NULL or a live instance handle, used by no other thread during the call and
 by nobody afterwards.
 """
-pvm_instance_free(instance) = ccall((:pvm_instance_free, libpolkavm()), Cvoid, (PvmInstance,), instance)
+pvm_instance_free(instance) = ccall(POINTERS.pvm_instance_free, Cvoid, (PvmInstance,), instance)
 
 """
 Memory back to the module's initial image, registers to zero. Sets the last error on failure
@@ -506,7 +587,7 @@ Memory back to the module's initial image, registers to zero. Sets the last erro
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_reset(instance) = ccall((:pvm_instance_reset, libpolkavm()), Cvoid, (PvmInstance,), instance)
+pvm_instance_reset(instance) = ccall(POINTERS.pvm_instance_reset, Cvoid, (PvmInstance,), instance)
 
 """
 Sets the gas available to the next run. NULL: ignored, with a last error.
@@ -514,7 +595,7 @@ Sets the gas available to the next run. NULL: ignored, with a last error.
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_set_gas(instance, gas) = ccall((:pvm_instance_set_gas, libpolkavm()), Cvoid, (PvmInstance, Int64), instance, gas)
+pvm_instance_set_gas(instance, gas) = ccall(POINTERS.pvm_instance_set_gas, Cvoid, (PvmInstance, Int64), instance, gas)
 
 """
 Gas left; 0 for a NULL or invalid handle.
@@ -522,7 +603,7 @@ Gas left; 0 for a NULL or invalid handle.
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_get_gas(instance) = ccall((:pvm_instance_get_gas, libpolkavm()), Int64, (PvmInstance,), instance)
+pvm_instance_get_gas(instance) = ccall(POINTERS.pvm_instance_get_gas, Int64, (PvmInstance,), instance)
 
 """
 Sets register `reg` (0..12, `PVM_REG_*`). Out of range or NULL: ignored, with a last error.
@@ -530,7 +611,7 @@ Sets register `reg` (0..12, `PVM_REG_*`). Out of range or NULL: ignored, with a 
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_set_reg(instance, reg, value) = ccall((:pvm_instance_set_reg, libpolkavm()), Cvoid, (PvmInstance, UInt32, UInt64), instance, reg, value)
+pvm_instance_set_reg(instance, reg, value) = ccall(POINTERS.pvm_instance_set_reg, Cvoid, (PvmInstance, UInt32, UInt64), instance, reg, value)
 
 """
 Register `reg` (0..12, `PVM_REG_*`); 0 with a last error if out of range or NULL.
@@ -538,7 +619,7 @@ Register `reg` (0..12, `PVM_REG_*`); 0 with a last error if out of range or NULL
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_get_reg(instance, reg) = ccall((:pvm_instance_get_reg, libpolkavm()), UInt64, (PvmInstance, UInt32), instance, reg)
+pvm_instance_get_reg(instance, reg) = ccall(POINTERS.pvm_instance_get_reg, UInt64, (PvmInstance, UInt32), instance, reg)
 
 """
 Copies all 13 registers into `out` (`PVM_REG_COUNT` values, indexed by `PVM_REG_*`).
@@ -548,7 +629,7 @@ Copies all 13 registers into `out` (`PVM_REG_COUNT` values, indexed by `PVM_REG_
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 `out` is NULL or points to `PVM_REG_COUNT` writable `uint64_t` values.
 """
-pvm_instance_get_regs(instance, out) = ccall((:pvm_instance_get_regs, libpolkavm()), Int32, (PvmInstance, Ptr{UInt64}), instance, out)
+pvm_instance_get_regs(instance, out) = ccall(POINTERS.pvm_instance_get_regs, Int32, (PvmInstance, Ptr{UInt64}), instance, out)
 
 """
 Sets all 13 registers from `values` (`PVM_REG_COUNT` values). 0 ok, -1 on NULL handle or NULL
@@ -558,7 +639,7 @@ Sets all 13 registers from `values` (`PVM_REG_COUNT` values). 0 ok, -1 on NULL h
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 `values` is NULL or points to `PVM_REG_COUNT` readable `uint64_t` values.
 """
-pvm_instance_set_regs(instance, values) = ccall((:pvm_instance_set_regs, libpolkavm()), Int32, (PvmInstance, Ptr{UInt64}), instance, values)
+pvm_instance_set_regs(instance, values) = ccall(POINTERS.pvm_instance_set_regs, Int32, (PvmInstance, Ptr{UInt64}), instance, values)
 
 """
 Program counter of the instruction where the last run stopped (the `ecalli`, the trapping
@@ -567,7 +648,7 @@ instruction...); `PVM_PC_NONE` if there is none (e.g. after a halt) or on a NULL
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_get_pc(instance) = ccall((:pvm_instance_get_pc, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_get_pc(instance) = ccall(POINTERS.pvm_instance_get_pc, UInt32, (PvmInstance,), instance)
 
 """
 Where the next run starts; `PVM_PC_NONE` if nowhere (no call prepared, or the program halted
@@ -576,7 +657,7 @@ or trapped) or on a NULL handle.
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_get_next_pc(instance) = ccall((:pvm_instance_get_next_pc, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_get_next_pc(instance) = ccall(POINTERS.pvm_instance_get_next_pc, UInt32, (PvmInstance,), instance)
 
 """
 Sets the program counter where the next run starts. NULL: ignored, with a last error.
@@ -584,7 +665,7 @@ Sets the program counter where the next run starts. NULL: ignored, with a last e
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_set_pc(instance, pc) = ccall((:pvm_instance_set_pc, libpolkavm()), Cvoid, (PvmInstance, UInt32), instance, pc)
+pvm_instance_set_pc(instance, pc) = ccall(POINTERS.pvm_instance_set_pc, Cvoid, (PvmInstance, UInt32), instance, pc)
 
 """
 Prepares a call to `pc` by polkavm's default ABI: registers zeroed, RA = the return-to-host
@@ -593,7 +674,7 @@ address, SP = the stack top, next pc = `pc`. Gas is left as it is. 0 ok, -1 on a
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_prepare_call(instance, pc) = ccall((:pvm_instance_prepare_call, libpolkavm()), Int32, (PvmInstance, UInt32), instance, pc)
+pvm_instance_prepare_call(instance, pc) = ccall(POINTERS.pvm_instance_prepare_call, Int32, (PvmInstance, UInt32), instance, pc)
 
 """
 Like `pvm_instance_prepare_call`, with `count` arguments (at most 9) placed in A0..A5, then
@@ -603,7 +684,7 @@ T0..T2. 0 ok, -1 on a NULL handle, NULL `args` with non-zero `count`, or too man
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 `args` is NULL or points to `count` readable `uint64_t` values.
 """
-pvm_instance_prepare_call_args(instance, pc, args, count) = ccall((:pvm_instance_prepare_call_args, libpolkavm()), Int32, (PvmInstance, UInt32, Ptr{UInt64}, UInt32), instance, pc, args, count)
+pvm_instance_prepare_call_args(instance, pc, args, count) = ccall(POINTERS.pvm_instance_prepare_call_args, Int32, (PvmInstance, UInt32, Ptr{UInt64}, UInt32), instance, pc, args, count)
 
 """
 Runs from the next program counter until the program stops; see `PVM_STATUS_*`. A host-side
@@ -613,7 +694,7 @@ reason in `pvm_last_error`.
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_run(instance) = ccall((:pvm_instance_run, libpolkavm()), PvmResult, (PvmInstance,), instance)
+pvm_instance_run(instance) = ccall(POINTERS.pvm_instance_run, PvmResult, (PvmInstance,), instance)
 
 """
 Like `pvm_instance_run`, but tells a trap from a host-side failure: 0 when the program ran and
@@ -625,7 +706,7 @@ handle or `out`, no call prepared, a sandbox error; `*out`, if not NULL, then ho
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 `out` is NULL or points to a writable `PvmResult`.
 """
-pvm_instance_run_checked(instance, out) = ccall((:pvm_instance_run_checked, libpolkavm()), Int32, (PvmInstance, Ref{PvmResult}), instance, out)
+pvm_instance_run_checked(instance, out) = ccall(POINTERS.pvm_instance_run_checked, Int32, (PvmInstance, Ref{PvmResult}), instance, out)
 
 """
 The host-call fast path: sets register `reg` to `value` (typically a host call's result in
@@ -640,7 +721,7 @@ error) with the reason in `pvm_last_error`; a -1 for a bad `reg` runs nothing.
 `instance` is NULL or a live instance handle not used by another thread during the call;
 `host_call` is NULL or valid for one `uint32_t` write.
 """
-pvm_instance_resume(instance, reg, value, host_call) = ccall((:pvm_instance_resume, libpolkavm()), Int32, (PvmInstance, UInt32, UInt64, Ptr{UInt32}), instance, reg, value, host_call)
+pvm_instance_resume(instance, reg, value, host_call) = ccall(POINTERS.pvm_instance_resume, Int32, (PvmInstance, UInt32, UInt64, Ptr{UInt32}), instance, reg, value, host_call)
 
 """
 Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
@@ -649,7 +730,7 @@ error if the last run did not fault, or on a NULL handle.
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_fault_address(instance) = ccall((:pvm_instance_fault_address, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_fault_address(instance) = ccall(POINTERS.pvm_instance_fault_address, UInt32, (PvmInstance,), instance)
 
 """
 Copies `len` bytes of guest memory at `addr` into `buf`. 0 ok, -1 if any byte is not readable,
@@ -659,7 +740,7 @@ or on a NULL handle, or NULL `buf` with non-zero `len`.
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 `buf` is NULL or points to `len` writable bytes.
 """
-pvm_instance_read_memory(instance, addr, buf, len) = ccall((:pvm_instance_read_memory, libpolkavm()), Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, buf, len)
+pvm_instance_read_memory(instance, addr, buf, len) = ccall(POINTERS.pvm_instance_read_memory, Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, buf, len)
 
 """
 Copies `len` bytes from `data` into guest memory at `addr`. 0 ok, -1 if any byte is not
@@ -669,7 +750,7 @@ writable, or on a NULL handle, or NULL `data` with non-zero `len`.
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 `data` is NULL or points to `len` readable bytes.
 """
-pvm_instance_write_memory(instance, addr, data, len) = ccall((:pvm_instance_write_memory, libpolkavm()), Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, data, len)
+pvm_instance_write_memory(instance, addr, data, len) = ccall(POINTERS.pvm_instance_write_memory, Int32, (PvmInstance, UInt32, Ptr{UInt8}, UInt32), instance, addr, data, len)
 
 """
 Grows the heap by `size` bytes (not pages) exactly as polkavm's `sbrk` does, and returns its
@@ -679,7 +760,7 @@ cannot grow that far, dynamic paging, NULL handle).
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_sbrk(instance, size) = ccall((:pvm_instance_sbrk, libpolkavm()), UInt32, (PvmInstance, UInt32), instance, size)
+pvm_instance_sbrk(instance, size) = ccall(POINTERS.pvm_instance_sbrk, UInt32, (PvmInstance, UInt32), instance, size)
 
 """
 Current heap size in bytes; 0 with a last error under dynamic paging or on a NULL handle.
@@ -687,13 +768,13 @@ Current heap size in bytes; 0 with a last error under dynamic paging or on a NUL
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_heap_size(instance) = ccall((:pvm_instance_heap_size, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_heap_size(instance) = ccall(POINTERS.pvm_instance_heap_size, UInt32, (PvmInstance,), instance)
 
 """
 Default JAM settings: `PVM_ISA_JAM_V1`, sync gas metering, 4096-byte pages, no memory regions,
 no halt-pc tracking, no step tracing, Graypaper 0.8.0's gas (`PVM_COST_MODEL_FULL_L2_HIT`).
 """
-pvm_jam_config_default() = ccall((:pvm_jam_config_default, libpolkavm()), PvmJamConfig, ())
+pvm_jam_config_default() = ccall(POINTERS.pvm_jam_config_default, PvmJamConfig, ())
 
 """
 Loads a Graypaper program blob (`len` bytes at `code`, copied: jump table, code and instruction
@@ -708,7 +789,7 @@ blob, an unknown setting. Free with `pvm_module_free`; instantiate with `pvm_ins
 `code` is NULL or points to `len` readable bytes.
 `config` is NULL or points to a readable `PvmJamConfig`.
 """
-pvm_module_new_jam(engine, code, len, config) = ccall((:pvm_module_new_jam, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmJamConfig}), engine, code, len, config)
+pvm_module_new_jam(engine, code, len, config) = ccall(POINTERS.pvm_module_new_jam, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmJamConfig}), engine, code, len, config)
 
 """
 Maps zeroed pages at `address` (page-aligned) covering `length` bytes (rounded up to whole
@@ -719,7 +800,7 @@ failure (not page-aligned, no dynamic paging, `writable` not 0 or 1, NULL handle
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_map_pages(instance, address, length, writable) = ccall((:pvm_instance_map_pages, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, writable)
+pvm_instance_map_pages(instance, address, length, writable) = ccall(POINTERS.pvm_instance_map_pages, Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, writable)
 
 """
 Makes mapped pages at `address` covering `length` bytes read-only (`read_only` 1) or writable
@@ -729,7 +810,7 @@ pages, no dynamic paging, `read_only` not 0 or 1, NULL handle).
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_protect_pages(instance, address, length, read_only) = ccall((:pvm_instance_protect_pages, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, read_only)
+pvm_instance_protect_pages(instance, address, length, read_only) = ccall(POINTERS.pvm_instance_protect_pages, Int32, (PvmInstance, UInt32, UInt32, UInt32), instance, address, length, read_only)
 
 """
 Unmaps the pages at `address` covering `length` bytes; accessing them faults again. Dynamic-paging
@@ -738,7 +819,7 @@ modules only. 0 ok, -1 on failure (no dynamic paging, NULL handle).
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_free_pages(instance, address, length) = ccall((:pvm_instance_free_pages, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32), instance, address, length)
+pvm_instance_free_pages(instance, address, length) = ccall(POINTERS.pvm_instance_free_pages, Int32, (PvmInstance, UInt32, UInt32), instance, address, length)
 
 """
 The program counter as the Graypaper reports it after the last run: the instruction that
@@ -749,13 +830,13 @@ that jumped to the halt address, known only for modules loaded with `halt_pc` or
 # Safety
 `instance` is NULL or a live instance handle that no other thread uses during the call.
 """
-pvm_instance_get_graypaper_pc(instance) = ccall((:pvm_instance_get_graypaper_pc, libpolkavm()), UInt32, (PvmInstance,), instance)
+pvm_instance_get_graypaper_pc(instance) = ccall(POINTERS.pvm_instance_get_graypaper_pc, UInt32, (PvmInstance,), instance)
 
 """
 Default module settings: sync gas metering, no step tracing, no dynamic paging, 4096-byte
 pages, no aux data, not strict, the engine's cost model.
 """
-pvm_module_config_default() = ccall((:pvm_module_config_default, libpolkavm()), PvmModuleConfig, ())
+pvm_module_config_default() = ccall(POINTERS.pvm_module_config_default, PvmModuleConfig, ())
 
 """
 Loads a PolkaVM program blob (`len` bytes at `blob`, copied) with the given settings. NULL on
@@ -767,7 +848,7 @@ blob, settings the engine cannot honour. Free with `pvm_module_free`.
 `blob` is NULL or points to `len` readable bytes.
 `config` is NULL or points to a readable `PvmModuleConfig`.
 """
-pvm_module_new_with_config(engine, blob, len, config) = ccall((:pvm_module_new_with_config, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmModuleConfig}), engine, blob, len, config)
+pvm_module_new_with_config(engine, blob, len, config) = ccall(POINTERS.pvm_module_new_with_config, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t, Ref{PvmModuleConfig}), engine, blob, len, config)
 
 """
 Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_with_config`).
@@ -776,7 +857,7 @@ Loads a program blob with gas metering on. NULL on failure (see `pvm_module_new_
 `engine` is NULL or a live engine handle.
 `blob` is NULL or points to `len` readable bytes.
 """
-pvm_module_new(engine, blob, len) = ccall((:pvm_module_new, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
+pvm_module_new(engine, blob, len) = ccall(POINTERS.pvm_module_new, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
 
 """
 Like `pvm_module_new`, plus step tracing: every run stops with `PVM_STATUS_STEP` after each
@@ -786,7 +867,7 @@ instruction.
 `engine` is NULL or a live engine handle.
 `blob` is NULL or points to `len` readable bytes.
 """
-pvm_module_new_step(engine, blob, len) = ccall((:pvm_module_new_step, libpolkavm()), PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
+pvm_module_new_step(engine, blob, len) = ccall(POINTERS.pvm_module_new_step, PvmModule, (PvmEngine, Ptr{UInt8}, Csize_t), engine, blob, len)
 
 """
 Frees a module. Instances made from it stay usable. NULL is ignored.
@@ -795,7 +876,7 @@ Frees a module. Instances made from it stay usable. NULL is ignored.
 `module` is NULL or a live module handle.
 No other thread uses the handle during the call, and nobody uses it afterwards.
 """
-pvm_module_free(module_) = ccall((:pvm_module_free, libpolkavm()), Cvoid, (PvmModule,), module_)
+pvm_module_free(module_) = ccall(POINTERS.pvm_module_free, Cvoid, (PvmModule,), module_)
 
 """
 The module's memory layout; all zero for a NULL or invalid handle.
@@ -803,7 +884,7 @@ The module's memory layout; all zero for a NULL or invalid handle.
 # Safety
 `module` is NULL or a live module handle.
 """
-pvm_module_memory_info(module_) = ccall((:pvm_module_memory_info, libpolkavm()), PvmMemoryInfo, (PvmModule,), module_)
+pvm_module_memory_info(module_) = ccall(POINTERS.pvm_module_memory_info, PvmMemoryInfo, (PvmModule,), module_)
 
 """
 Number of exports; 0 for a NULL or invalid handle.
@@ -811,7 +892,7 @@ Number of exports; 0 for a NULL or invalid handle.
 # Safety
 `module` is NULL or a live module handle.
 """
-pvm_module_exports_count(module_) = ccall((:pvm_module_exports_count, libpolkavm()), UInt32, (PvmModule,), module_)
+pvm_module_exports_count(module_) = ccall(POINTERS.pvm_module_exports_count, UInt32, (PvmModule,), module_)
 
 """
 Copies at most `buf_len` bytes of export `index`'s name (not NUL-terminated) into `buf` and
@@ -822,7 +903,7 @@ returns the full name length. `buf` may be NULL when `buf_len` is 0 (to query th
 `module` is NULL or a live module handle.
 `buf` is NULL or points to `buf_len` writable bytes.
 """
-pvm_module_export_name(module_, index, buf, buf_len) = ccall((:pvm_module_export_name, libpolkavm()), Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
+pvm_module_export_name(module_, index, buf, buf_len) = ccall(POINTERS.pvm_module_export_name, Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
 
 """
 Program counter of export `index`; `PVM_PC_NONE` if there is no such export or the handle is
@@ -831,7 +912,7 @@ NULL.
 # Safety
 `module` is NULL or a live module handle.
 """
-pvm_module_export_pc(module_, index) = ccall((:pvm_module_export_pc, libpolkavm()), UInt32, (PvmModule, UInt32), module_, index)
+pvm_module_export_pc(module_, index) = ccall(POINTERS.pvm_module_export_pc, UInt32, (PvmModule, UInt32), module_, index)
 
 """
 The gas the basic block starting at `pc` costs under the module's cost model (charged when the
@@ -841,7 +922,7 @@ Since `PVM_ABI_VERSION` 3.
 # Safety
 `module` is NULL or a live module handle.
 """
-pvm_module_block_gas_cost(module_, pc) = ccall((:pvm_module_block_gas_cost, libpolkavm()), Int64, (PvmModule, UInt32), module_, pc)
+pvm_module_block_gas_cost(module_, pc) = ccall(POINTERS.pvm_module_block_gas_cost, Int64, (PvmModule, UInt32), module_, pc)
 
 """
 Index of the export named by the `name_len` bytes at `name`; -1 if none (or NULL handle, or
@@ -851,7 +932,7 @@ NULL `name` with non-zero length).
 `module` is NULL or a live module handle.
 `name` is NULL or points to `name_len` readable bytes.
 """
-pvm_module_find_export(module_, name, name_len) = ccall((:pvm_module_find_export, libpolkavm()), Int32, (PvmModule, Ptr{UInt8}, Csize_t), module_, name, name_len)
+pvm_module_find_export(module_, name, name_len) = ccall(POINTERS.pvm_module_find_export, Int32, (PvmModule, Ptr{UInt8}, Csize_t), module_, name, name_len)
 
 """
 Number of imports (host functions the program may call: `ecalli N` calls import N); 0 for a
@@ -860,7 +941,7 @@ NULL or invalid handle.
 # Safety
 `module` is NULL or a live module handle.
 """
-pvm_module_imports_count(module_) = ccall((:pvm_module_imports_count, libpolkavm()), UInt32, (PvmModule,), module_)
+pvm_module_imports_count(module_) = ccall(POINTERS.pvm_module_imports_count, UInt32, (PvmModule,), module_)
 
 """
 Like `pvm_module_export_name`, for import `index`.
@@ -869,7 +950,7 @@ Like `pvm_module_export_name`, for import `index`.
 `module` is NULL or a live module handle.
 `buf` is NULL or points to `buf_len` writable bytes.
 """
-pvm_module_import_name(module_, index, buf, buf_len) = ccall((:pvm_module_import_name, libpolkavm()), Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
+pvm_module_import_name(module_, index, buf, buf_len) = ccall(POINTERS.pvm_module_import_name, Int32, (PvmModule, UInt32, Ptr{UInt8}, UInt32), module_, index, buf, buf_len)
 
 """
 Only in libraries built with `PVM_FEATURE_DOOM`.
@@ -889,7 +970,10 @@ that one layout; `pvm_instance_read_framebuffer` reads any size and format. 0 ok
 `fb_size` or `rgb_len` is too small, the memory is unreadable, or a pointer or handle is NULL.
 >>>>>>> 4d9276e (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
 """
-pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len) = ccall((:pvm_instance_read_framebuffer_rgb24, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, fb_addr, fb_size, rgb, rgb_len)
+function pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len)
+    POINTERS.pvm_instance_read_framebuffer_rgb24 == C_NULL && missing_feature(:pvm_instance_read_framebuffer_rgb24, "PVM_FEATURE_DOOM")
+    ccall(POINTERS.pvm_instance_read_framebuffer_rgb24, Int32, (PvmInstance, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, fb_addr, fb_size, rgb, rgb_len)
+end
 
 """
 Only in libraries built with `PVM_FEATURE_DOOM`.
@@ -902,6 +986,9 @@ it as packed RGB24 (R, G, B per pixel, no row padding: `width * height * 3` byte
 the address space, `rgb_len` below `width * height * 3`), the format is unknown, the memory
 is unreadable, or a pointer or handle is NULL.
 """
-pvm_instance_read_framebuffer(instance, addr, width, height, stride, format, rgb, rgb_len) = ccall((:pvm_instance_read_framebuffer, libpolkavm()), Int32, (PvmInstance, UInt32, UInt32, UInt32, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, addr, width, height, stride, format, rgb, rgb_len)
+function pvm_instance_read_framebuffer(instance, addr, width, height, stride, format, rgb, rgb_len)
+    POINTERS.pvm_instance_read_framebuffer == C_NULL && missing_feature(:pvm_instance_read_framebuffer, "PVM_FEATURE_DOOM")
+    ccall(POINTERS.pvm_instance_read_framebuffer, Int32, (PvmInstance, UInt32, UInt32, UInt32, UInt32, UInt32, Ptr{UInt8}, UInt32), instance, addr, width, height, stride, format, rgb, rgb_len)
+end
 
 end # module
