@@ -978,20 +978,14 @@ int32_t pvm_module_import_name(PvmModule module, uint32_t index, uint8_t *buf, u
 
 #if defined(PVM_FEATURE_DOOM)
 /**
-<<<<<<< HEAD
- * Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
- * (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
- * the memory is unreadable, or a pointer or handle is NULL.
- *
- * # Safety
- * `instance` is NULL or a live instance handle that no other thread uses during the call.
- * `rgb` is NULL or points to `rgb_len` writable bytes.
-=======
  * Reads the palette-indexed 320x200 framebuffer (`PVM_PIXEL_FORMAT_PALETTE8`) of `fb_size` bytes
  * at `fb_addr` and writes it as 320x200 RGB24 (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. Only
  * that one layout; `pvm_instance_read_framebuffer` reads any size and format. 0 ok, -1 if
  * `fb_size` or `rgb_len` is too small, the memory is unreadable, or a pointer or handle is NULL.
->>>>>>> 4d9276e (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `rgb` is NULL or points to `rgb_len` writable bytes.
  */
 int32_t pvm_instance_read_framebuffer_rgb24(PvmInstance instance,
                                             uint32_t fb_addr,
@@ -1009,6 +1003,10 @@ int32_t pvm_instance_read_framebuffer_rgb24(PvmInstance instance,
  * 0 ok; -1 if a size is zero or does not fit (`stride` below a row, the image past the end of
  * the address space, `rgb_len` below `width * height * 3`), the format is unknown, the memory
  * is unreadable, or a pointer or handle is NULL.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle that no other thread uses during the call.
+ * `rgb` is NULL or points to `rgb_len` writable bytes.
  */
 int32_t pvm_instance_read_framebuffer(PvmInstance instance,
                                       uint32_t addr,

@@ -18,15 +18,6 @@ pub const PVM_DOOM_FRAMEBUFFER_SIZE: u32 = 1 + 768 + 320 * 200;
 /// Size of the RGB24 image `pvm_instance_read_framebuffer_rgb24` writes.
 pub const PVM_DOOM_RGB24_SIZE: u32 = 320 * 200 * 3;
 
-<<<<<<< HEAD
-/// Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
-/// (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
-/// the memory is unreadable, or a pointer or handle is NULL.
-///
-/// # Safety
-/// `instance` is NULL or a live instance handle that no other thread uses during the call.
-/// `rgb` is NULL or points to `rgb_len` writable bytes.
-=======
 const _: () = {
     assert!(PVM_DOOM_FRAMEBUFFER_SIZE == PALETTE_HEADER_SIZE + 320 * 200);
     assert!(PVM_PIXEL_FORMAT_PALETTE8 == PixelFormat::Palette8 as u32);
@@ -37,7 +28,10 @@ const _: () = {
 /// at `fb_addr` and writes it as 320x200 RGB24 (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. Only
 /// that one layout; `pvm_instance_read_framebuffer` reads any size and format. 0 ok, -1 if
 /// `fb_size` or `rgb_len` is too small, the memory is unreadable, or a pointer or handle is NULL.
->>>>>>> 4d9276e (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
+/// `rgb` is NULL or points to `rgb_len` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_read_framebuffer_rgb24(
     instance: PvmInstance,
@@ -54,17 +48,8 @@ pub unsafe extern "C" fn pvm_instance_read_framebuffer_rgb24(
         if rgb_len < PVM_DOOM_RGB24_SIZE {
             return Err(Error::invalid_argument(format!("rgb_len {rgb_len} is below {PVM_DOOM_RGB24_SIZE}")));
         }
-<<<<<<< HEAD
-        let out = caller_slice_mut(rgb, rgb_len as usize, "rgb")?;
-        let frame = instance.read_memory(fb_addr, PVM_DOOM_FRAMEBUFFER_SIZE)?;
-        let (palette, pixels) = frame[1..].split_at(768);
-        for (pixel, out) in pixels.iter().zip(out.chunks_exact_mut(3)) {
-            let index = *pixel as usize * 3;
-            out.copy_from_slice(&palette[index..index + 3]);
-        }
-=======
         let frame = Framebuffer { address: fb_addr, width: 320, height: 200, stride: 320, format: PixelFormat::Palette8 };
-        instance.read_framebuffer_rgb24(&frame, bytes_mut(rgb, rgb_len as usize, "rgb")?)?;
+        instance.read_framebuffer_rgb24(&frame, caller_slice_mut(rgb, rgb_len as usize, "rgb")?)?;
         Ok(0)
     })
 }
@@ -76,6 +61,10 @@ pub unsafe extern "C" fn pvm_instance_read_framebuffer_rgb24(
 /// 0 ok; -1 if a size is zero or does not fit (`stride` below a row, the image past the end of
 /// the address space, `rgb_len` below `width * height * 3`), the format is unknown, the memory
 /// is unreadable, or a pointer or handle is NULL.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle that no other thread uses during the call.
+/// `rgb` is NULL or points to `rgb_len` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_instance_read_framebuffer(
     instance: PvmInstance,
@@ -90,8 +79,7 @@ pub unsafe extern "C" fn pvm_instance_read_framebuffer(
     guard(-1, || {
         let instance = instance_arg(instance)?;
         let frame = Framebuffer { address: addr, width, height, stride, format: PixelFormat::from_index(format)? };
-        instance.read_framebuffer_rgb24(&frame, bytes_mut(rgb, rgb_len as usize, "rgb")?)?;
->>>>>>> 4d9276e (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
+        instance.read_framebuffer_rgb24(&frame, caller_slice_mut(rgb, rgb_len as usize, "rgb")?)?;
         Ok(0)
     })
 }

@@ -955,20 +955,14 @@ pvm_module_import_name(module_, index, buf, buf_len) = ccall(POINTERS.pvm_module
 """
 Only in libraries built with `PVM_FEATURE_DOOM`.
 
-<<<<<<< HEAD
-Reads a Doom framebuffer of `fb_size` bytes at `fb_addr` and writes it as 320x200 RGB24
-(`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. 0 ok, -1 if `fb_size` or `rgb_len` is too small,
-the memory is unreadable, or a pointer or handle is NULL.
-
-# Safety
-`instance` is NULL or a live instance handle that no other thread uses during the call.
-`rgb` is NULL or points to `rgb_len` writable bytes.
-=======
 Reads the palette-indexed 320x200 framebuffer (`PVM_PIXEL_FORMAT_PALETTE8`) of `fb_size` bytes
 at `fb_addr` and writes it as 320x200 RGB24 (`PVM_DOOM_RGB24_SIZE` bytes) into `rgb`. Only
 that one layout; `pvm_instance_read_framebuffer` reads any size and format. 0 ok, -1 if
 `fb_size` or `rgb_len` is too small, the memory is unreadable, or a pointer or handle is NULL.
->>>>>>> 4d9276e (Doom-class workloads (issue 18): pvm_instance_read_framebuffer (palette8, BGRA32, RGBA32 at any size and stride, into packed RGB24, every size checked; ABI version 3) over a core Framebuffer shared by every face; caller-buffer memory and framebuffer reads on every UniFFI face (Python buffer protocol, Kotlin direct ByteBuffer) and C++; examples/doom (C and Python hosts, synthetic guest, make test-doom); make bench-memory)
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`rgb` is NULL or points to `rgb_len` writable bytes.
 """
 function pvm_instance_read_framebuffer_rgb24(instance, fb_addr, fb_size, rgb, rgb_len)
     POINTERS.pvm_instance_read_framebuffer_rgb24 == C_NULL && missing_feature(:pvm_instance_read_framebuffer_rgb24, "PVM_FEATURE_DOOM")
@@ -985,6 +979,10 @@ it as packed RGB24 (R, G, B per pixel, no row padding: `width * height * 3` byte
 0 ok; -1 if a size is zero or does not fit (`stride` below a row, the image past the end of
 the address space, `rgb_len` below `width * height * 3`), the format is unknown, the memory
 is unreadable, or a pointer or handle is NULL.
+
+# Safety
+`instance` is NULL or a live instance handle that no other thread uses during the call.
+`rgb` is NULL or points to `rgb_len` writable bytes.
 """
 function pvm_instance_read_framebuffer(instance, addr, width, height, stride, format, rgb, rgb_len)
     POINTERS.pvm_instance_read_framebuffer == C_NULL && missing_feature(:pvm_instance_read_framebuffer, "PVM_FEATURE_DOOM")
