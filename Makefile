@@ -333,7 +333,7 @@ bench-c: build ## build the C ABI benchmark runner
 # built (make python-wheel, make bench-kotlin), Python's and Kotlin's copying and caller-buffer
 # calls (benches/memory).
 BENCH_MEMORY_ROUNDS ?= 11
-bench-memory: programs
+bench-memory: programs ## memory bandwidth per face (1 MB reads and writes, framebuffers) against memcpy in C
 	mkdir -p $(BENCH_BUILD)
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/memory/bench_memory.c -L$(RELEASE) -lpolkavm_ffi \
 	  -Wl,-rpath,$(abspath $(RELEASE)) -o $(BENCH_BUILD)/bench_memory
