@@ -134,7 +134,7 @@ dist: portable-lib aarch64-lib $(ZIG_VENV)/dist-installed ## the release artifac
 	  --target $(PORTABLE_TARGET) --out $(abspath target/wheel/out)
 	WHEEL_TOOL=$(ZIG_VENV)/bin/wheel packaging/wheel_with_library.sh target/wheel/out/*_x86_64.whl x86_64 $(PORTABLE_SO) $(DIST)
 	WHEEL_TOOL=$(ZIG_VENV)/bin/wheel packaging/wheel_with_library.sh target/wheel/out/*_x86_64.whl aarch64 $(AARCH64)/libpolkavm_ffi.so $(DIST)
-	cd bindings/python && $(WHEEL_ENV) maturin sdist --quiet --out $(abspath $(DIST))
+	cd bindings/python && $(WHEEL_ENV) maturin sdist --out $(abspath $(DIST))
 	$(MVN) -q -f bindings/kotlin clean package source:jar-no-fork -DskipTests \
 	  -Dpvm.lib.dir=$(abspath $(PORTABLE)) -Dpvm.lib.dir.aarch64=$(abspath $(AARCH64))
 	cp bindings/kotlin/target/polkavm-ffi-$(VERSION).jar bindings/kotlin/target/polkavm-ffi-$(VERSION)-sources.jar $(DIST)/
