@@ -126,7 +126,7 @@ $(ZIG_VENV)/dist-installed: $(ZIG_VENV)/installed
 	$(ZIG_VENV)/bin/pip install --quiet $(DIST_TOOLS)
 	touch $@
 
-dist: portable-lib aarch64-lib $(ZIG_VENV)/dist-installed ## the release artifacts in target/dist: C SDKs, wheels, sdist, jar (x86-64 and aarch64)
+dist: build portable-lib aarch64-lib $(ZIG_VENV)/dist-installed ## the release artifacts in target/dist: C SDKs, wheels, sdist, jar (x86-64 and aarch64)
 	rm -rf $(DIST) target/wheel/out
 	packaging/sdk.sh x86_64 $(PORTABLE) $(DIST)
 	packaging/sdk.sh aarch64 $(AARCH64) $(DIST)
