@@ -45,6 +45,17 @@ def run_call(vm, name, n, handler):
     return vm.reg(Reg.A0)
 
 
+def time_workload(scenario, n, workloads):
+    """The runner protocol: one warm-up batch, then one timed batch; prints nanoseconds per unit."""
+    workload = workloads[scenario]
+    per = n if scenario != "compute" else 1
+    workload()
+    start = time.perf_counter_ns()
+    workload()
+    elapsed = time.perf_counter_ns() - start
+    print(f"{elapsed / per:.3f}")
+
+
 def main():
     args = sys.argv[1:]
     use_call = args[0] == "--call"
@@ -87,13 +98,7 @@ def main():
         for _ in range(n):
             Module(engine, large_blob, ModuleConfig())
 
-    workload = {"host_calls": host_calls, "compute": compute, "invocations": invocations, "load": load}[scenario]
-    per = n if scenario != "compute" else 1
-    workload()
-    start = time.perf_counter_ns()
-    workload()
-    elapsed = time.perf_counter_ns() - start
-    print(f"{elapsed / per:.3f}")
+    time_workload(scenario, n, {"host_calls": host_calls, "compute": compute, "invocations": invocations, "load": load})
 
 
 if __name__ == "__main__":

@@ -7,11 +7,10 @@ against the C ABI (`pvm_*`) of the same library the package ships. Same protocol
 import ctypes
 import os
 import sys
-import time
 
 import polkavm_ffi._native as native
 
-from bench import BATCH_CAP, GAS
+from bench import BATCH_CAP, GAS, time_workload
 
 lib = ctypes.CDLL(os.path.join(os.path.dirname(native.__file__), "libpolkavm_ffi.so"))
 P, U32, U64, I64 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int64
@@ -93,13 +92,7 @@ def main():
         for _ in range(n):
             module_free(module_new(engine, large_blob, len(large_blob)))
 
-    workload = {"host_calls": host_calls, "compute": compute, "invocations": invocations, "load": load}[scenario]
-    per = n if scenario != "compute" else 1
-    workload()
-    start = time.perf_counter_ns()
-    workload()
-    elapsed = time.perf_counter_ns() - start
-    print(f"{elapsed / per:.3f}")
+    time_workload(scenario, n, {"host_calls": host_calls, "compute": compute, "invocations": invocations, "load": load})
 
 
 if __name__ == "__main__":
