@@ -3,7 +3,7 @@
 # aarch64 library and artifacts under qemu-aarch64, where polkavm has no JIT.
 #  1. The C suite (tests/c): the interpreter cases, and the JIT cases checking the documented error.
 #  2. The Python package's suite on Debian's arm64 python3, interpreter and default engine: the cases
-#     that ask for the JIT (parametrized over Backend.COMPILER or jit_*, and the JIT sandbox's
+#     that ask for the JIT (ids or names with compiler or jit, and the JIT sandbox's
 #     userfaultfd message) are deselected; tests/dist/smoke.py checks the JIT's error instead.
 #  3. The aarch64 wheel, C SDK and jar, used like the x86-64 ones (tests/dist/use_artifacts.sh): the
 #     interpreter prints exactly what it prints on the x86-64 build machine.
@@ -34,7 +34,7 @@ qemu-aarch64 /usr/bin/python3 -m venv --without-pip "$work/venv"
 pip_wheel=$(ls /usr/share/python-wheels/pip-*.whl)
 qemu-aarch64 "$work/venv/bin/python" "$pip_wheel/pip" install --quiet --no-compile --no-index "$pip_wheel"
 qemu-aarch64 "$work/venv/bin/python" -m pip install --quiet --no-compile "$wheel[test]"
-(cd bindings/python/tests && qemu-aarch64 "$work/venv/bin/python" -m pytest -q -p no:cacheprovider -k 'not COMPILER and not jit_ and not userfaultfd')
+(cd bindings/python/tests && qemu-aarch64 "$work/venv/bin/python" -m pytest -q -p no:cacheprovider -k 'not compiler and not jit and not userfaultfd')
 
 # --- 3. The artifacts ---------------------------------------------------------------------------
 tests/dist/use_artifacts.sh aarch64 "$inputs" | tee "$work/artifacts.txt"
