@@ -33,7 +33,7 @@ programs: build ## assemble tests/programs/*.pvmasm into target/programs (and te
 examples: build examples-cpp examples-julia examples-python examples-kotlin examples-swift examples-doom ## build the library and run every example on the embedded sample program
 	$(MAKE) -C examples/c run
 
-test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-doom test-sanitizers fuzz-smoke ## every test suite: what CI runs on a clean clone
+test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-doom test-sanitizers fuzz-smoke test-dist test-aarch64 ## every test suite: what CI runs on a clean clone
 	@echo "make test: every suite passed"
 	@echo "suites: $(words $^) passed, 0 failed"
 
