@@ -311,7 +311,7 @@ examples-swift: swift-prefix ## run the Swift example (examples/swift/host-funct
 
 # --- Benchmarks, sanitizers and fuzzing (BENCHMARKS.md) -------------------------------------------
 .PHONY: bench-memory
-.PHONY: bench bench-c bench-instructions bench-busy-wait bench-kotlin bench-swift test-reliability test-stress test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
+.PHONY: bench bench-c bench-instructions bench-busy-wait bench-kotlin bench-swift test-reliability test-sanitizers fuzz-build fuzz-seeds fuzz-smoke fuzz
 
 BENCH_BUILD := target/bench
 BENCH_RUNNERS := c=$(abspath $(BENCH_BUILD))/bench_c_abi;c (pvm_instance_resume)=$(abspath $(BENCH_BUILD))/bench_c_abi --resume
@@ -369,9 +369,6 @@ test-reliability: ## concurrency, exhaustion, hostile guests and hosts, killed J
 
 # Create/run/free cycles with JIT workers killed at random (PVM_STRESS_ITERATIONS, default 10,000).
 # Not in `make test`: it can stall in polkavm's worker spawn (tests/worker_death.rs says how).
-test-stress: ## 10,000 create/run/free cycles with JIT workers killed at random (not in make test)
-	$(CARGO) test --release --test worker_death -- --ignored --nocapture
-
 # What the JIT's busy-wait costs: host CPU while a guest runs, round trips on an idle and a loaded machine.
 bench-busy-wait: ## what the JIT's busy-wait costs: host CPU time, round trips with and without load
 	$(CARGO) bench --bench busy_wait

@@ -325,6 +325,11 @@ const UFFD_REQUIRED_FEATURES: u64 = (linux_raw::UFFD_FEATURE_MISSING_SHMEM
 /// many `spin_loop` hints (a few milliseconds; the check is one non-blocking `waitid`).
 const WORKER_CHECK_INTERVAL_SPINS: u32 = 1 << 16;
 
+/// How long a host blocked on its worker's futex sleeps before checking that the worker is still
+/// alive. Nothing wakes the futex when the worker dies, and a live worker answers these waits
+/// within microseconds, so a short timeout costs nothing and bounds how long a death goes unseen.
+const WORKER_CHECK_INTERVAL: Duration = Duration::from_millis(10);
+
 const SANDBOX_FLAGS: u64 = (linux_raw::CLONE_NEWCGROUP
     | linux_raw::CLONE_NEWIPC
     | linux_raw::CLONE_NEWNET
@@ -2852,7 +2857,7 @@ impl Sandbox {
                     }
                 }
 
-                match linux_raw::sys_futex_wait(&self.vmctx().futex, VMCTX_FUTEX_BUSY, Some(Duration::from_millis(1000))) {
+                match linux_raw::sys_futex_wait(&self.vmctx().futex, VMCTX_FUTEX_BUSY, Some(WORKER_CHECK_INTERVAL)) {
                     Ok(()) => continue,
                     Err(error) if error.errno() == linux_raw::EAGAIN || error.errno() == linux_raw::EINTR => continue,
                     Err(error) if error.errno() == linux_raw::ETIMEDOUT => {
