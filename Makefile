@@ -33,7 +33,7 @@ programs: build ## assemble tests/programs/*.pvmasm into target/programs (and te
 examples: build examples-cpp examples-julia examples-python examples-kotlin examples-swift examples-doom ## build the library and run every example on the embedded sample program
 	$(MAKE) -C examples/c run
 
-test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-doom test-sanitizers fuzz-smoke test-dist test-aarch64 ## every test suite: what CI runs on a clean clone
+test: lint test-rust test-c test-c-valgrind test-cpp test-julia test-install test-conformance test-python test-kotlin test-swift test-doom test-sanitizers test-miri fuzz-smoke test-dist test-aarch64 ## every test suite: what CI runs on a clean clone
 	@echo "make test: every suite passed"
 	@echo "suites: $(words $^) passed, 0 failed"
 
@@ -377,6 +377,21 @@ bench-busy-wait: ## what the JIT's busy-wait costs: host CPU time, round trips w
 # instrumented; valgrind covers the whole process: test-c-valgrind, and the C++ suite here).
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# Miri (a pinned nightly with its miri component, installed by rustup) checks the thread tests
+# for undefined behaviour: engine and module handles shared between threads through the C ABI,
+# an instance moved between threads or freed after its engine, and threads sharing a UniFFI
+# instance. Interpreter only: Miri cannot run JIT code.
+MIRI_TOOLCHAIN := nightly-2026-05-20
+MIRI_TESTS := --test reliability --test uniffi_api -- threads freeing_the_engine panicking_handler
+
+.PHONY: test-miri
+test-miri: ## the thread tests of the C ABI and the UniFFI API under Miri (interpreter backend)
+	@if rustup toolchain install $(MIRI_TOOLCHAIN) --profile minimal --component miri,rust-src >/dev/null; then \
+	  $(CARGO) +$(MIRI_TOOLCHAIN) miri test --features uniffi $(MIRI_TESTS); \
+	else \
+	  echo "test-miri: SKIPPED: rustup could not install $(MIRI_TOOLCHAIN) with miri; the same tests ran natively in test-rust"; \
+	fi
 
 test-sanitizers: programs ## the C and C++ suites under AddressSanitizer and UBSan, and C++ under valgrind
 	cmake -S tests/c -B $(C_BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPVM_LIB_DIR=$(abspath $(RELEASE)) \

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 mod common;
 
-use common::{assemble, engine, engines, TEST_PROGRAM};
+use common::{assemble, c_engines, engine, engines, scaled, TEST_PROGRAM};
 use polkavm_ffi::c_api::*;
 use polkavm_ffi::*;
 
@@ -44,7 +44,7 @@ fn host_call_handler(instance: &mut Instance, number: u32) -> Result<()> {
 fn workload(module: &Module, seed: u64) -> Vec<u64> {
     let mut instance = Instance::new(module).expect("instance");
     let mut observed = Vec::new();
-    for i in 0..200 {
+    for i in 0..scaled(200, 6) {
         let value = seed * 1000 + i;
         let result = instance.call(module.export_pc("host").unwrap(), &[value], 1_000_000, host_call_handler).unwrap();
         assert_eq!(result.status, Status::Halt);
@@ -59,7 +59,7 @@ fn workload(module: &Module, seed: u64) -> Vec<u64> {
     observed
 }
 
-const THREADS: u64 = 6;
+const THREADS: u64 = if cfg!(miri) { 3 } else { 6 };
 
 #[test]
 fn handles_that_may_cross_threads() {
@@ -93,6 +93,16 @@ struct SharedHandles(PvmEngine, PvmModule);
 unsafe impl Send for SharedHandles {}
 unsafe impl Sync for SharedHandles {}
 
+/// An instance handle moved to another thread, which then is its only user (the header's rule).
+struct MovedInstance(PvmInstance);
+unsafe impl Send for MovedInstance {}
+
+impl MovedInstance {
+    fn take(self) -> PvmInstance {
+        self.0
+    }
+}
+
 fn c_abi_workload(handles: SharedHandles, seed: u64) -> Vec<u64> {
     unsafe {
         let SharedHandles(engine, module) = handles;
@@ -100,7 +110,7 @@ fn c_abi_workload(handles: SharedHandles, seed: u64) -> Vec<u64> {
         assert!(!instance.is_null());
         let host = pvm_module_export_pc(module, pvm_module_find_export(module, b"host".as_ptr(), 4) as u32);
         let mut observed = Vec::new();
-        for i in 0..200u64 {
+        for i in 0..scaled(200u64, 6) {
             let value = seed * 1000 + i;
             assert_eq!(pvm_instance_prepare_call_args(instance, host, &value, 1), 0);
             pvm_instance_set_gas(instance, 1_000_000);
@@ -129,7 +139,7 @@ fn c_abi_workload(handles: SharedHandles, seed: u64) -> Vec<u64> {
 #[test]
 fn c_abi_engine_and_module_shared_by_many_threads_gives_single_threaded_results() {
     let blob = assemble(TEST_PROGRAM);
-    for engine in [pvm_engine_new_interpreter(), pvm_engine_new()] {
+    for engine in c_engines() {
         assert!(!engine.is_null());
         let module = unsafe { pvm_module_new(engine, blob.as_ptr(), blob.len()) };
         assert!(!module.is_null());
@@ -198,7 +208,7 @@ fn rss_kb() -> u64 {
 fn creating_and_freeing_100k_modules_and_instances_keeps_memory_flat() {
     let iterations: u64 = std::env::var("PVM_STRESS_ITERATIONS").ok().and_then(|value| value.parse().ok()).unwrap_or(100_000);
     let blob = assemble(TEST_PROGRAM);
-    for engine in [pvm_engine_new_interpreter(), pvm_engine_new()] {
+    for engine in c_engines() {
         assert!(!engine.is_null());
         let warm_up = iterations / 10;
         let mut rss_after_warm_up = 0;
@@ -314,7 +324,7 @@ fn guest_faults_at_every_address_class_trap_and_leave_the_host_unharmed() {
 #[test]
 fn guest_faults_through_the_c_abi() {
     let blob = assemble(HOSTILE_PROGRAM);
-    for engine in [pvm_engine_new_interpreter(), pvm_engine_new()] {
+    for engine in c_engines() {
         unsafe {
             let module = pvm_module_new(engine, blob.as_ptr(), blob.len());
             let instance = pvm_instance_new(engine, module);
@@ -497,20 +507,21 @@ fn a_guest_that_loops_forever_stops_out_of_gas_under_async_metering() {
 #[test]
 fn freeing_the_engine_and_module_while_another_thread_runs_an_instance() {
     let blob = assemble(TEST_PROGRAM);
-    for engine in [pvm_engine_new_interpreter(), pvm_engine_new()] {
+    for engine in c_engines() {
         unsafe {
             let module = pvm_module_new(engine, blob.as_ptr(), blob.len());
             let instance = pvm_instance_new(engine, module);
             assert!(!instance.is_null());
             let spin = pvm_module_export_pc(module, pvm_module_find_export(module, b"spin".as_ptr(), 4) as u32);
             assert_eq!(pvm_instance_prepare_call(instance, spin), 0);
-            pvm_instance_set_gas(instance, 20_000_000);
+            pvm_instance_set_gas(instance, scaled(20_000_000, 20_000));
             let (started_tx, started_rx) = std::sync::mpsc::channel();
-            let instance = instance as usize;
+            let moved = MovedInstance(instance);
             let runner = std::thread::spawn(move || {
+                let instance = moved.take();
                 started_tx.send(()).unwrap();
-                let result = pvm_instance_run(instance as PvmInstance);
-                (result.status, pvm_instance_get_gas(instance as PvmInstance))
+                let result = pvm_instance_run(instance);
+                (result.status, pvm_instance_get_gas(instance))
             });
             started_rx.recv().unwrap();
             pvm_module_free(module);
@@ -518,7 +529,7 @@ fn freeing_the_engine_and_module_while_another_thread_runs_an_instance() {
             let (status, gas) = runner.join().unwrap();
             assert_eq!(status, PVM_STATUS_OOG);
             assert!(gas <= 0);
-            pvm_instance_free(instance as PvmInstance);
+            pvm_instance_free(instance);
         }
     }
 }

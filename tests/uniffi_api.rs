@@ -11,7 +11,7 @@ use polkavm_ffi::uniffi_api::{self, Backend, EngineConfig, HostError, HostHandle
 
 mod common;
 
-use common::TEST_PROGRAM;
+use common::{scaled, TEST_PROGRAM};
 
 fn last_error() -> String {
     unsafe { CStr::from_ptr(pvm_last_error()) }.to_str().unwrap().to_owned()
@@ -102,7 +102,11 @@ fn instance(engine: Arc<uniffi_api::Engine>) -> Arc<uniffi_api::Instance> {
     uniffi_api::Instance::new(uniffi_api::Module::new(engine, blob, module_config()).unwrap()).unwrap()
 }
 
+/// Both backends, or only the interpreter under Miri (see `common::engines`).
 fn engines() -> Vec<Arc<uniffi_api::Engine>> {
+    if cfg!(miri) {
+        return vec![engine(Backend::Interpreter)];
+    }
     vec![engine(Backend::Interpreter), engine(Backend::Compiler)]
 }
 
@@ -156,7 +160,7 @@ fn threads_sharing_an_instance_take_turns() {
             .map(|thread| {
                 let instance = Arc::clone(&instance);
                 std::thread::spawn(move || {
-                    for round in 0..50u64 {
+                    for round in 0..scaled(50u64, 3) {
                         let n = 10 + thread * 7 + round % 5;
                         let handler = Arc::new(Countdown { next_a0: std::sync::Mutex::new(n) });
                         let outcome = Arc::clone(&instance).call("host_loop".into(), vec![n], handler, Some(1_000_000)).unwrap();

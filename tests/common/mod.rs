@@ -14,7 +14,30 @@ pub fn engine(backend: Backend) -> Engine {
     Engine::new(&EngineConfig { backend, ..EngineConfig::default() }).expect("engine")
 }
 
-/// One engine per backend: the interpreter, then the JIT.
+/// One engine per backend: the interpreter, then the JIT (only the interpreter under Miri, which
+/// cannot run generated code or the JIT's sandbox).
 pub fn engines() -> Vec<Engine> {
+    if cfg!(miri) {
+        return vec![engine(Backend::Interpreter)];
+    }
     vec![engine(Backend::Interpreter), engine(Backend::Compiler)]
+}
+
+/// `engines()` through the C ABI.
+pub fn c_engines() -> Vec<polkavm_ffi::c_api::PvmEngine> {
+    use polkavm_ffi::c_api::{pvm_engine_new, pvm_engine_new_interpreter};
+    if cfg!(miri) {
+        return vec![pvm_engine_new_interpreter()];
+    }
+    vec![pvm_engine_new_interpreter(), pvm_engine_new()]
+}
+
+/// `normal`, or `under_miri` when the test runs under Miri (which executes about a thousand times
+/// slower): iteration counts and gas budgets.
+pub fn scaled<T>(normal: T, under_miri: T) -> T {
+    if cfg!(miri) {
+        under_miri
+    } else {
+        normal
+    }
 }
