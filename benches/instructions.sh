@@ -34,7 +34,7 @@ instructions() {
 # scenario, its interpreter batch size in the bench (benches/overhead/layers.rs), n for callgrind
 scenarios=("host_calls 50000 10000" "invocations 5000 1000")
 layers=("polkavm direct (floor)" "core: run loop" "core: call + closure" "C ABI, called from Rust" "C program (benches/c)"
-        "C program, pvm_instance_resume")
+        "C program, pvm_instance_resume" "C program, pvm_instance_resume_read")
 
 echo "| scenario | layer | instructions per unit | ratio to floor |"
 echo "|---|---|---:|---:|"
@@ -45,6 +45,7 @@ for entry in "${scenarios[@]}"; do
     if [[ $layer == "C program"* ]]; then
       resume=()
       [[ $layer == *pvm_instance_resume ]] && resume=(--resume)
+      [[ $layer == *pvm_instance_resume_read ]] && resume=(--resume-read)
       small=$(instructions "$c_runner" "${resume[@]}" "$scenario" interpreter "$n" "$program" "$program")
       large=$(instructions "$c_runner" "${resume[@]}" "$scenario" interpreter "$((2 * n))" "$program" "$program")
     else

@@ -31,9 +31,9 @@
  * Version of this C ABI; grows by one with every release that adds functions or constants
  * (nothing is ever removed or changed). 2 added `pvm_instance_resume`, 3 the gas cost model,
  * 4 `pvm_last_error_kind` and `PVM_ERROR_*`, 5 `pvm_instance_read_framebuffer` and
- * `PVM_PIXEL_FORMAT_*`.
+ * `PVM_PIXEL_FORMAT_*`, 6 `pvm_instance_resume_read`.
  */
-#define PVM_ABI_VERSION 5
+#define PVM_ABI_VERSION 6
 
 /**
  * Error kind (`pvm_last_error_kind`): no failure recorded on this thread (none yet, or cleared).
@@ -729,6 +729,24 @@ int32_t pvm_instance_resume(PvmInstance instance,
                             uint32_t reg,
                             uint64_t value,
                             uint32_t *host_call);
+
+/**
+ * `pvm_instance_resume` that also reads register `read_reg` into `*read_value` once the run
+ * stops (whatever the status): a host-call round trip (write the result, run on, read the next
+ * call's argument) in one call. `read_reg` is checked before anything runs (-1 when out of
+ * range); on -1 `*read_value` is not written. Since `PVM_ABI_VERSION` 6.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle not used by another thread during the call;
+ * `read_value` is NULL or valid for one `uint64_t` write, `host_call` NULL or valid for one
+ * `uint32_t` write.
+ */
+int32_t pvm_instance_resume_read(PvmInstance instance,
+                                 uint32_t write_reg,
+                                 uint64_t value,
+                                 uint32_t read_reg,
+                                 uint64_t *read_value,
+                                 uint32_t *host_call);
 
 /**
  * Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last

@@ -1,7 +1,8 @@
 /* The C ABI benchmark runner, driven by `cargo bench` (benches/overhead/external.rs):
- *   bench_c_abi [--resume] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM
+ *   bench_c_abi [--resume | --resume-read] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM
  * With --resume, host calls go through pvm_instance_resume (one call writes A2 and runs on)
- * instead of pvm_instance_run + pvm_instance_set_reg.
+ * instead of pvm_instance_run + pvm_instance_set_reg; with --resume-read through
+ * pvm_instance_resume_read (which also returns the next A0: one call per round trip).
  * sets up, warms up with one batch, times one batch of N and prints nanoseconds per unit
  * (per host call, per run, per invocation or per load) on its last line. */
 #define _POSIX_C_SOURCE 199309L
@@ -49,12 +50,21 @@ static uint32_t export_pc(PvmModule module, const char *name) {
     return pvm_module_export_pc(module, (uint32_t)index);
 }
 
-static int use_resume;
+static int use_resume, use_resume_read;
 
 /* Runs `pc(n)`; every host call reads A0 and writes it to A2. Returns A0. */
 static uint64_t call(PvmInstance instance, uint32_t pc, uint64_t n) {
     if (pvm_instance_prepare_call_args(instance, pc, &n, 1) != 0) fail("prepare_call");
     pvm_instance_set_gas(instance, GAS);
+    if (use_resume_read) {
+        uint32_t host_call;
+        uint64_t a0;
+        int32_t status = pvm_instance_resume_read(instance, PVM_REG_NONE, 0, PVM_REG_A0, &a0, &host_call);
+        while (status == PVM_STATUS_HOST)
+            status = pvm_instance_resume_read(instance, PVM_REG_A2, a0, PVM_REG_A0, &a0, &host_call);
+        if (status != PVM_STATUS_HALT) fail("unexpected status");
+        return a0;
+    }
     if (use_resume) {
         uint32_t host_call;
         int32_t status = pvm_instance_resume(instance, PVM_REG_NONE, 0, &host_call);
@@ -131,13 +141,14 @@ static double run_batch(struct bench *b, const char *scenario, uint64_t n) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--resume") == 0) {
+    if (argc > 1 && (strcmp(argv[1], "--resume") == 0 || strcmp(argv[1], "--resume-read") == 0)) {
         use_resume = 1;
+        use_resume_read = strcmp(argv[1], "--resume-read") == 0;
         argv++;
         argc--;
     }
     if (argc != 6) {
-        fprintf(stderr, "usage: %s [--resume] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM\n", argv[0]);
+        fprintf(stderr, "usage: %s [--resume | --resume-read] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM\n", argv[0]);
         return 2;
     }
     const char *scenario = argv[1];

@@ -257,6 +257,41 @@ pub unsafe extern "C" fn pvm_instance_resume(instance: PvmInstance, reg: u32, va
     })
 }
 
+/// `pvm_instance_resume` that also reads register `read_reg` into `*read_value` once the run
+/// stops (whatever the status): a host-call round trip (write the result, run on, read the next
+/// call's argument) in one call. `read_reg` is checked before anything runs (-1 when out of
+/// range); on -1 `*read_value` is not written. Since `PVM_ABI_VERSION` 6.
+///
+/// # Safety
+/// `instance` is NULL or a live instance handle not used by another thread during the call;
+/// `read_value` is NULL or valid for one `uint64_t` write, `host_call` NULL or valid for one
+/// `uint32_t` write.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_instance_resume_read(
+    instance: PvmInstance,
+    write_reg: u32,
+    value: u64,
+    read_reg: u32,
+    read_value: *mut u64,
+    host_call: *mut u32,
+) -> i32 {
+    guard(-1, || {
+        let instance = instance_arg(instance)?;
+        let read_reg = Reg::from_index(read_reg)?;
+        if write_reg != PVM_REG_NONE {
+            instance.set_reg(Reg::from_index(write_reg)?, value);
+        }
+        let (status, number, _) = instance.run_until_stop()?;
+        if let Some(host_call) = host_call.as_mut() {
+            *host_call = number;
+        }
+        if let Some(read_value) = read_value.as_mut() {
+            *read_value = instance.reg(read_reg);
+        }
+        Ok(status as i32)
+    })
+}
+
 /// Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
 /// error if the last run did not fault, or on a NULL handle.
 ///

@@ -40,8 +40,8 @@ pub use doom::*;
 /// Version of this C ABI; grows by one with every release that adds functions or constants
 /// (nothing is ever removed or changed). 2 added `pvm_instance_resume`, 3 the gas cost model,
 /// 4 `pvm_last_error_kind` and `PVM_ERROR_*`, 5 `pvm_instance_read_framebuffer` and
-/// `PVM_PIXEL_FORMAT_*`.
-pub const PVM_ABI_VERSION: u32 = 5;
+/// `PVM_PIXEL_FORMAT_*`, 6 `pvm_instance_resume_read`.
+pub const PVM_ABI_VERSION: u32 = 6;
 
 /// Error kind (`pvm_last_error_kind`): no failure recorded on this thread (none yet, or cleared).
 pub const PVM_ERROR_NONE: u32 = 0;

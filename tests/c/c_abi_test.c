@@ -390,6 +390,35 @@ static void test_resume(uint32_t backend) {
     CHECK_ERROR_CONTAINS("no call prepared");
     CHECK(pvm_instance_resume((PvmInstance)module, PVM_REG_NONE, 0, NULL) == -1);
 
+    /* pvm_instance_resume_read: the same, plus one register read once the run stops. */
+    pvm_instance_prepare_call_args(instance, export_pc(module, "host_loop"), &n, 1);
+    uint64_t a2 = 777;
+    status = pvm_instance_resume_read(instance, PVM_REG_NONE, 0, PVM_REG_A2, &a2, &host_call);
+    calls = 0;
+    while (status == PVM_STATUS_HOST && host_call == 1) {
+        CHECK(a2 == calls);
+        calls++;
+        status = pvm_instance_resume_read(instance, PVM_REG_A2, calls, PVM_REG_A2, &a2, &host_call);
+    }
+    CHECK(status == PVM_STATUS_HALT && calls == 1000 && a2 == 1000);
+    uint64_t a0 = 0;
+    pvm_instance_prepare_call_args(instance, export_pc(module, "host"), &five, 1);
+    CHECK(pvm_instance_resume_read(instance, PVM_REG_NONE, 0, PVM_REG_A0, &a0, &host_call) == PVM_STATUS_HOST
+          && host_call == 7 && a0 == 5);
+    CHECK(pvm_instance_resume_read(instance, PVM_REG_A1, 100, PVM_REG_A0, NULL, NULL) == PVM_STATUS_HOST);
+    CHECK(pvm_instance_resume_read(instance, PVM_REG_A0, 1, PVM_REG_A0, &a0, NULL) == PVM_STATUS_HALT && a0 == 101);
+    a0 = 42;
+    pvm_instance_prepare_call_args(instance, export_pc(module, "host"), &five, 1);
+    CHECK(pvm_instance_resume_read(instance, PVM_REG_A0, 9, PVM_REG_COUNT, &a0, &host_call) == -1);
+    CHECK_ERROR_CONTAINS("register 13 out of range");
+    CHECK(a0 == 42 && pvm_instance_get_next_pc(instance) == export_pc(module, "host"));
+    CHECK(pvm_instance_get_reg(instance, PVM_REG_A0) == 5);
+    CHECK(pvm_instance_resume_read(instance, PVM_REG_COUNT, 9, PVM_REG_A0, &a0, &host_call) == -1 && a0 == 42);
+    CHECK(pvm_instance_resume_read(NULL, PVM_REG_NONE, 0, PVM_REG_A0, &a0, &host_call) == -1);
+    CHECK_ERROR_CONTAINS("NULL");
+    CHECK(pvm_instance_resume_read(fresh, PVM_REG_NONE, 0, PVM_REG_A0, &a0, NULL) == -1 && a0 == 42);
+    CHECK_ERROR_CONTAINS("no call prepared");
+
     pvm_instance_free(fresh);
     pvm_instance_free(instance);
     pvm_module_free(module);

@@ -35,23 +35,24 @@ export PVM_ABI_VERSION, PVM_ERROR_NONE, PVM_ERROR_INVALID_ARGUMENT, PVM_ERROR_IN
        pvm_instance_set_reg, pvm_instance_get_reg, pvm_instance_get_regs, pvm_instance_set_regs,
        pvm_instance_get_pc, pvm_instance_get_next_pc, pvm_instance_set_pc,
        pvm_instance_prepare_call, pvm_instance_prepare_call_args, pvm_instance_run,
-       pvm_instance_run_checked, pvm_instance_resume, pvm_instance_fault_address,
-       pvm_instance_read_memory, pvm_instance_write_memory, pvm_instance_sbrk,
-       pvm_instance_heap_size, pvm_jam_config_default, pvm_module_new_jam, pvm_instance_map_pages,
-       pvm_instance_protect_pages, pvm_instance_free_pages, pvm_instance_get_graypaper_pc,
-       pvm_module_config_default, pvm_module_new_with_config, pvm_module_new, pvm_module_new_step,
-       pvm_module_free, pvm_module_memory_info, pvm_module_exports_count, pvm_module_export_name,
-       pvm_module_export_pc, pvm_module_block_gas_cost, pvm_module_find_export,
-       pvm_module_imports_count, pvm_module_import_name, pvm_instance_read_framebuffer_rgb24,
-       pvm_instance_read_framebuffer, C_LAYOUTS, libpolkavm
+       pvm_instance_run_checked, pvm_instance_resume, pvm_instance_resume_read,
+       pvm_instance_fault_address, pvm_instance_read_memory, pvm_instance_write_memory,
+       pvm_instance_sbrk, pvm_instance_heap_size, pvm_jam_config_default, pvm_module_new_jam,
+       pvm_instance_map_pages, pvm_instance_protect_pages, pvm_instance_free_pages,
+       pvm_instance_get_graypaper_pc, pvm_module_config_default, pvm_module_new_with_config,
+       pvm_module_new, pvm_module_new_step, pvm_module_free, pvm_module_memory_info,
+       pvm_module_exports_count, pvm_module_export_name, pvm_module_export_pc,
+       pvm_module_block_gas_cost, pvm_module_find_export, pvm_module_imports_count,
+       pvm_module_import_name, pvm_instance_read_framebuffer_rgb24, pvm_instance_read_framebuffer,
+       C_LAYOUTS, libpolkavm
 
 """
 Version of this C ABI; grows by one with every release that adds functions or constants
 (nothing is ever removed or changed). 2 added `pvm_instance_resume`, 3 the gas cost model,
 4 `pvm_last_error_kind` and `PVM_ERROR_*`, 5 `pvm_instance_read_framebuffer` and
-`PVM_PIXEL_FORMAT_*`.
+`PVM_PIXEL_FORMAT_*`, 6 `pvm_instance_resume_read`.
 """
-const PVM_ABI_VERSION = UInt32(5)
+const PVM_ABI_VERSION = UInt32(6)
 
 """
 Error kind (`pvm_last_error_kind`): no failure recorded on this thread (none yet, or cleared).
@@ -441,6 +442,7 @@ mutable struct FunctionPointers
     pvm_instance_run::Ptr{Cvoid}
     pvm_instance_run_checked::Ptr{Cvoid}
     pvm_instance_resume::Ptr{Cvoid}
+    pvm_instance_resume_read::Ptr{Cvoid}
     pvm_instance_fault_address::Ptr{Cvoid}
     pvm_instance_read_memory::Ptr{Cvoid}
     pvm_instance_write_memory::Ptr{Cvoid}
@@ -467,7 +469,7 @@ mutable struct FunctionPointers
     pvm_module_import_name::Ptr{Cvoid}
     pvm_instance_read_framebuffer_rgb24::Ptr{Cvoid}
     pvm_instance_read_framebuffer::Ptr{Cvoid}
-    FunctionPointers() = new(fill(C_NULL, 54)...)
+    FunctionPointers() = new(fill(C_NULL, 55)...)
 end
 
 const POINTERS = FunctionPointers()
@@ -722,6 +724,19 @@ error) with the reason in `pvm_last_error`; a -1 for a bad `reg` runs nothing.
 `host_call` is NULL or valid for one `uint32_t` write.
 """
 pvm_instance_resume(instance, reg, value, host_call) = ccall(POINTERS.pvm_instance_resume, Int32, (PvmInstance, UInt32, UInt64, Ptr{UInt32}), instance, reg, value, host_call)
+
+"""
+`pvm_instance_resume` that also reads register `read_reg` into `*read_value` once the run
+stops (whatever the status): a host-call round trip (write the result, run on, read the next
+call's argument) in one call. `read_reg` is checked before anything runs (-1 when out of
+range); on -1 `*read_value` is not written. Since `PVM_ABI_VERSION` 6.
+
+# Safety
+`instance` is NULL or a live instance handle not used by another thread during the call;
+`read_value` is NULL or valid for one `uint64_t` write, `host_call` NULL or valid for one
+`uint32_t` write.
+"""
+pvm_instance_resume_read(instance, write_reg, value, read_reg, read_value, host_call) = ccall(POINTERS.pvm_instance_resume_read, Int32, (PvmInstance, UInt32, UInt64, UInt32, Ptr{UInt64}, Ptr{UInt32}), instance, write_reg, value, read_reg, read_value, host_call)
 
 """
 Address of the page whose access stopped the last run with `PVM_STATUS_FAULT`; 0 with a last
