@@ -15,9 +15,12 @@ let package = Package(
         // The C declarations of the library's UniFFI functions (PolkaVMFFI.h, module.modulemap);
         // pkg-config's polkavm-ffi gives the linker the library's folder.
         .systemLibrary(name: "PolkaVMFFI", path: "Sources/PolkaVMFFI", pkgConfig: "polkavm-ffi"),
+        // The C declarations of the library's fast paths into an Instance (hand-written), which
+        // Sources/PolkaVM/FastPath.swift calls.
+        .systemLibrary(name: "PolkaVMFast", path: "Sources/PolkaVMFast"),
         .target(
             name: "PolkaVM",
-            dependencies: ["PolkaVMFFI"],
+            dependencies: ["PolkaVMFFI", "PolkaVMFast"],
             path: "Sources/PolkaVM",
             linkerSettings: [.linkedLibrary("polkavm_ffi")]
         ),

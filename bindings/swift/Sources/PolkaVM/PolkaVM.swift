@@ -1005,7 +1005,7 @@ public protocol InstanceProtocol: AnyObject, Sendable {
      * other than a host call; each host call goes to `handler` first. `gas` may be left out
      * (None) only when the module does not meter gas.
      */
-    func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64?) throws  -> RunOutcome
+    func uniffiCall(name: String, args: [UInt64], handler: HostHandler, gas: Int64?) throws  -> RunOutcome
     
     /**
      * The page address of the last Fault.
@@ -1017,7 +1017,7 @@ public protocol InstanceProtocol: AnyObject, Sendable {
      */
     func freePages(address: UInt32, length: UInt32) throws 
     
-    func gas()  -> Int64
+    func uniffiGas()  -> Int64
     
     func heapSize() throws  -> UInt32
     
@@ -1052,7 +1052,7 @@ public protocol InstanceProtocol: AnyObject, Sendable {
     
     func readMemory(address: UInt32, length: UInt32) throws  -> Data
     
-    func reg(reg: Reg)  -> UInt64
+    func uniffiReg(reg: Reg)  -> UInt64
     
     /**
      * All 13 registers, indexed by `Reg` number.
@@ -1067,7 +1067,7 @@ public protocol InstanceProtocol: AnyObject, Sendable {
     /**
      * Runs from the next program counter until the program stops.
      */
-    func run() throws  -> RunResult
+    func uniffiRun() throws  -> RunResult
     
     /**
      * Like `run`, and returns the registers as the run left them.
@@ -1079,11 +1079,11 @@ public protocol InstanceProtocol: AnyObject, Sendable {
      */
     func sbrk(size: UInt32) throws  -> UInt32
     
-    func setGas(gas: Int64) 
+    func uniffiSetGas(gas: Int64) 
     
     func setNextPc(pc: UInt32) throws 
     
-    func setReg(reg: Reg, value: UInt64) 
+    func uniffiSetReg(reg: Reg, value: UInt64) 
     
     /**
      * Sets all 13 registers, indexed by `Reg` number.
@@ -1234,7 +1234,7 @@ open func writeMemoryFromPointer(address: UInt32, pointer: UInt64, length: UInt3
      * other than a host call; each host call goes to `handler` first. `gas` may be left out
      * (None) only when the module does not meter gas.
      */
-open func call(name: String, args: [UInt64], handler: HostHandler, gas: Int64? = nil)throws  -> RunOutcome  {
+open func uniffiCall(name: String, args: [UInt64], handler: HostHandler, gas: Int64? = nil)throws  -> RunOutcome  {
     return try  FfiConverterTypeRunOutcome_lift(try rustCallWithError(FfiConverterTypePvmError_lift) {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_call(
@@ -1272,7 +1272,7 @@ open func freePages(address: UInt32, length: UInt32)throws   {try rustCallWithEr
 }
 }
     
-open func gas() -> Int64  {
+open func uniffiGas() -> Int64  {
     return try!  FfiConverterInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_gas(
@@ -1378,7 +1378,7 @@ open func readMemory(address: UInt32, length: UInt32)throws  -> Data  {
 })
 }
     
-open func reg(reg: Reg) -> UInt64  {
+open func uniffiReg(reg: Reg) -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_reg(
@@ -1414,7 +1414,7 @@ open func reset()throws   {try rustCallWithError(FfiConverterTypePvmError_lift) 
     /**
      * Runs from the next program counter until the program stops.
      */
-open func run()throws  -> RunResult  {
+open func uniffiRun()throws  -> RunResult  {
     return try  FfiConverterTypeRunResult_lift(try rustCallWithError(FfiConverterTypePvmError_lift) {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_run(
@@ -1448,7 +1448,7 @@ open func sbrk(size: UInt32)throws  -> UInt32  {
 })
 }
     
-open func setGas(gas: Int64)  {try! rustCall() {
+open func uniffiSetGas(gas: Int64)  {try! rustCall() {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_set_gas(
             self.uniffiCloneHandle(),
@@ -1466,7 +1466,7 @@ open func setNextPc(pc: UInt32)throws   {try rustCallWithError(FfiConverterTypeP
 }
 }
     
-open func setReg(reg: Reg, value: UInt64)  {try! rustCall() {
+open func uniffiSetReg(reg: Reg, value: UInt64)  {try! rustCall() {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_set_reg(
             self.uniffiCloneHandle(),
