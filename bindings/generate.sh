@@ -24,6 +24,11 @@ bindgen() {
     generate --no-format --library "$library" --language "$1" --out-dir "$fresh/$1"
 }
 bindgen swift
+# Sources/PolkaVM/FastPath.swift calls the library with Instance's handle, which the generated
+# class keeps fileprivate: it is made internal (the package's own), nothing else changes.
+instance_handle='/^open class Instance: /,/^    fileprivate let handle: UInt64$/ s/^    fileprivate let handle: UInt64$/    internal let handle: UInt64/'
+sed -i "$instance_handle" "$fresh/swift/PolkaVM.swift"
+grep -q '^    internal let handle: UInt64$' "$fresh/swift/PolkaVM.swift" || { echo "generate.sh: Instance's handle not found" >&2; exit 1; }
 
 # Where each generated file lives in the SwiftPM package.
 declare -A places=(

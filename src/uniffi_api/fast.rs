@@ -95,6 +95,19 @@ pub unsafe extern "C" fn pvm_uniffi_instance_reg(handle: u64, reg: u32) -> u64 {
     value
 }
 
+/// `Instance::reg` into `out`: unlike `pvm_uniffi_instance_reg`, a success touches no thread-local
+/// state, which costs a call in a shared library.
+///
+/// # Safety
+/// See `with_instance`; `out` is valid for one write.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_read_reg(handle: u64, reg: u32, out: *mut u64) -> i32 {
+    with_instance(handle, |instance| {
+        *out = instance.reg(Reg::from_index(reg)?);
+        Ok(())
+    })
+}
+
 /// `Instance::set_reg`.
 ///
 /// # Safety
@@ -120,6 +133,18 @@ pub unsafe extern "C" fn pvm_uniffi_instance_gas(handle: u64) -> i64 {
         Ok(())
     });
     gas
+}
+
+/// `Instance::gas` into `out`, as `pvm_uniffi_instance_read_reg` does.
+///
+/// # Safety
+/// See `with_instance`; `out` is valid for one write.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_read_gas(handle: u64, out: *mut i64) -> i32 {
+    with_instance(handle, |instance| {
+        *out = instance.gas();
+        Ok(())
+    })
 }
 
 /// `Instance::set_gas`.

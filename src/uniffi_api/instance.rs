@@ -39,6 +39,13 @@ pub struct Instance {
     call_ended: Condvar,
 }
 
+/// The calling thread's id, cached: `thread::current()` costs two atomic operations a call, and
+/// every host call of a `call` asks for it several times.
+fn this_thread() -> ThreadId {
+    thread_local! { static ID: ThreadId = thread::current().id(); }
+    ID.with(|id| *id)
+}
+
 const BUSY: &str = "instance is busy: run/call called re-entrantly from a host-call handler";
 
 /// Ends the `call` begun on this thread when dropped (also when a Rust handler panics).
@@ -57,7 +64,7 @@ impl Instance {
         // happen (the core's calls, `run_core`), so the instance behind a poisoned lock is whole.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.call_thread.is_some() {
-            let this_thread = thread::current().id();
+            let this_thread = this_thread();
             while state.call_thread.is_some_and(|owner| owner != this_thread) {
                 state = self.call_ended.wait(state).unwrap_or_else(PoisonError::into_inner);
             }
@@ -87,14 +94,14 @@ impl Instance {
         if let Some(gas) = gas {
             state.core.set_gas(gas);
         }
-        state.call_thread = Some(thread::current().id());
+        state.call_thread = Some(this_thread());
         Ok(())
     }
 
     /// Runs a call begun on this thread to its next stop (a host call, or the end).
     pub(super) fn call_run(&self) -> Result<RunResult> {
         let mut state = self.lock();
-        if state.call_thread != Some(thread::current().id()) {
+        if state.call_thread != Some(this_thread()) {
             return Err(PvmError::WrongState("no call begun on this thread".to_owned()));
         }
         Self::run_core(&mut state)
@@ -103,7 +110,7 @@ impl Instance {
     /// Ends the call begun on this thread, if any, and wakes the threads waiting for it.
     pub(super) fn call_end(&self) {
         let mut state = self.lock();
-        if state.call_thread == Some(thread::current().id()) {
+        if state.call_thread == Some(this_thread()) {
             state.call_thread = None;
             self.call_ended.notify_all();
         }

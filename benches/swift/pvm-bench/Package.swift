@@ -7,7 +7,9 @@ let package = Package(
     name: "pvm-bench",
     dependencies: [.package(path: "../../../bindings/swift")],
     targets: [
-        .executableTarget(name: "pvm-bench", dependencies: [.product(name: "PolkaVM", package: "swift")], path: ".",
-                          sources: ["main.swift"]),
+        // The C ABI (polkavm_ffi.h), for the floor: the same loops calling pvm_* from Swift.
+        .systemLibrary(name: "CPolkaVM", path: "CPolkaVM", pkgConfig: "polkavm-ffi"),
+        .executableTarget(name: "pvm-bench", dependencies: [.product(name: "PolkaVM", package: "swift"), "CPolkaVM"],
+                          path: ".", exclude: ["CPolkaVM"], sources: ["main.swift"]),
     ]
 )

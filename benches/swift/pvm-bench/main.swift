@@ -1,16 +1,20 @@
 // The Swift benchmark runner, driven by `cargo bench` (benches/overhead/external.rs):
 //
-//     pvm-bench [--call] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM
+//     pvm-bench [--call | --c-abi] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM
 //
 // Sets up, warms up with one batch, times one batch of N and prints nanoseconds per unit (per host
 // call, per run, per invocation or per load) on its last line. Host calls are served by the
 // caller's own run loop (run, reg, setReg per host call), or with --call by `Instance.call` and a
-// HostHandler (one foreign callback per host call). The same workloads as benches/python/bench.py.
+// HostHandler (called by the package for each host call). With --c-abi, the same loops call the C
+// ABI (pvm_instance_run, _get_reg, _set_reg...) straight from Swift: Swift's floor. The same
+// workloads as benches/python/bench.py.
 //
 //     pvm-bench costs BACKEND TEST_PROGRAM
 //
-// prints what each UniFFI call of a run-loop host call costs on its own (BENCHMARKS.md, "Swift").
+// prints what each call of a run-loop host call costs on its own, beside the C ABI call it wraps
+// (BENCHMARKS.md, "Swift").
 
+import CPolkaVM
 import Dispatch
 import Foundation
 import PolkaVM
@@ -50,69 +54,16 @@ func runCall(_ vm: Instance, _ name: String, _ n: UInt64, _ handler: HostHandler
     return vm.reg(reg: .a0)
 }
 
-func check(_ condition: Bool, _ what: @autoclosure () -> String) throws {
-    if !condition { throw BenchError(description: what()) }
-}
-
-/// Nanoseconds per call of `body`, the median of 11 batches of `n` after one warm-up batch.
-func timePerCall(_ n: Int, _ body: () throws -> Void) rethrows -> Double {
-    var samples: [Double] = []
-    for round in 0...11 {
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<n { try body() }
-        if round > 0 { samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(n)) }
-    }
-    return samples.sorted()[samples.count / 2]
-}
-
-func costs(_ backend: String, _ testPath: String) throws {
+/// The workloads of `main`, through the package.
+func packageWorkloads(_ backend: String, _ n: UInt64, _ useCall: Bool, _ testBlob: Data, _ largeBlob: Data) throws
+    -> [String: () throws -> Void]
+{
     let engine = try Engine(config: EngineConfig(backend: backend == "compiler" ? .compiler : .interpreter))
-    let module = try Module(engine: engine, blob: Data(contentsOf: URL(fileURLWithPath: testPath)), config: ModuleConfig())
-    let vm = try Instance(module: module)
-    let n = 20_000
-    var sink: UInt64 = 0
-    let rows: [(String, Double)] = try [
-        ("gas() (no arguments, a scalar back)", timePerCall(n) { sink &+= UInt64(bitPattern: vm.gas()) }),
-        ("reg(reg:) (the Reg enum goes in a RustBuffer)", timePerCall(n) { sink &+= vm.reg(reg: .a0) }),
-        ("setReg(reg:value:)", timePerCall(n) { vm.setReg(reg: .a2, value: sink) }),
-        ("regs() (13 values back in a RustBuffer)", timePerCall(n) { sink &+= vm.regs()[7] }),
-        ("run() from one host call to the next", {
-            try vm.prepareCall(pc: module.exportPc(name: "host_loop"), args: [UInt64(n * 13)])
-            vm.setGas(gas: gas)
-            return try timePerCall(n) { _ = try vm.run() }
-        }()),
-        ("call(): one HostHandler callback", try {
-            let handler = CopyA0ToA2()
-            return try timePerCall(1) { _ = try vm.call(name: "host_loop", args: [UInt64(n)], handler: handler, gas: gas) } / Double(n)
-        }()),
-    ]
-    for (name, nanoseconds) in rows {
-        print("\(name): \(String(format: "%.0f", nanoseconds)) ns")
-    }
-    if sink == 42 { print("") }  // keeps the reads alive
-}
-
-func main() throws {
-    var args = Array(CommandLine.arguments.dropFirst())
-    if args.first == "costs", args.count == 3 {
-        return try costs(args[1], args[2])
-    }
-    let useCall = args.first == "--call"
-    if useCall { args.removeFirst() }
-    guard args.count == 5, let requested = UInt64(args[2]) else {
-        FileHandle.standardError.write("usage: pvm-bench [--call] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM\n".data(using: .utf8)!)
-        exit(2)
-    }
-    let scenario = args[0]
-    let n = batchCap[scenario].map { min($0, requested) } ?? requested
-    let engine = try Engine(config: EngineConfig(backend: args[1] == "compiler" ? .compiler : .interpreter))
-    let testBlob = try Data(contentsOf: URL(fileURLWithPath: args[3]))
-    let largeBlob = try Data(contentsOf: URL(fileURLWithPath: args[4]))
     let module = try Module(engine: engine, blob: testBlob, config: ModuleConfig())
     let vm = try Instance(module: module)
     let handler = CopyA0ToA2()
 
-    let workloads: [String: () throws -> Void] = [
+    return [
         "host_calls": {
             let a0 = useCall ? try runCall(vm, "host_loop", n, handler) : try runLoop(vm, module.exportPc(name: "host_loop"), n)
             try check(a0 == n, "host_loop returned \(a0)")
@@ -141,6 +92,154 @@ func main() throws {
             }
         },
     ]
+}
+
+/// The C ABI's loop: `runLoop` with pvm_instance_run, _get_reg and _set_reg.
+func cRunLoop(_ vm: PvmInstance, _ pc: UInt32, _ n: UInt64) throws -> UInt64 {
+    var n = n
+    try check(pvm_instance_prepare_call_args(vm, pc, &n, 1) == 0, "prepare_call failed")
+    pvm_instance_set_gas(vm, gas)
+    while true {
+        let result = pvm_instance_run(vm)
+        switch UInt32(result.status) {
+        case UInt32(PVM_STATUS_HOST): pvm_instance_set_reg(vm, UInt32(PVM_REG_A2), pvm_instance_get_reg(vm, UInt32(PVM_REG_A0)))
+        case UInt32(PVM_STATUS_HALT): return pvm_instance_get_reg(vm, UInt32(PVM_REG_A0))
+        default: throw BenchError(description: "unexpected status \(result.status)")
+        }
+    }
+}
+
+func cExportPc(_ module: PvmModule, _ name: String) throws -> UInt32 {
+    let index = Array(name.utf8).withUnsafeBufferPointer { pvm_module_find_export(module, $0.baseAddress, $0.count) }
+    try check(index >= 0, "no export \(name)")
+    return pvm_module_export_pc(module, UInt32(index))
+}
+
+/// The workloads of `main`, written against the C ABI.
+func cWorkloads(_ backend: String, _ n: UInt64, _ testBlob: Data, _ largeBlob: Data) throws -> [String: () throws -> Void] {
+    guard let engine = backend == "compiler" ? pvm_engine_new() : pvm_engine_new_interpreter() else {
+        throw BenchError(description: "pvm_engine_new failed")
+    }
+    func load(_ blob: Data) -> PvmModule? {
+        blob.withUnsafeBytes { pvm_module_new(engine, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count) }
+    }
+    guard let module = load(testBlob), let vm = pvm_instance_new(engine, module) else {
+        throw BenchError(description: "pvm_module_new or pvm_instance_new failed")
+    }
+    return [
+        "host_calls": {
+            let a0 = try cRunLoop(vm, cExportPc(module, "host_loop"), n)
+            try check(a0 == n, "host_loop returned \(a0)")
+        },
+        "compute": {
+            let a0 = try cRunLoop(vm, cExportPc(module, "sum"), n)
+            try check(a0 == n * (n + 1) / 2, "sum returned \(a0)")
+        },
+        "invocations": {
+            let add = try cExportPc(module, "add")
+            var args: [UInt64] = [40, 2]
+            for _ in 0..<n {
+                guard let instance = pvm_instance_new(engine, module) else { throw BenchError(description: "pvm_instance_new failed") }
+                try check(pvm_instance_prepare_call_args(instance, add, &args, 2) == 0, "prepare_call failed")
+                pvm_instance_set_gas(instance, gas)
+                try check(pvm_instance_run(instance).status == UInt32(PVM_STATUS_HALT), "add did not halt")
+                try check(pvm_instance_get_reg(instance, UInt32(PVM_REG_A0)) == 42, "add returned the wrong value")
+                pvm_instance_free(instance)
+            }
+        },
+        "load": {
+            for _ in 0..<n {
+                guard let large = load(largeBlob) else { throw BenchError(description: "pvm_module_new failed") }
+                pvm_module_free(large)
+            }
+        },
+    ]
+}
+
+func check(_ condition: Bool, _ what: @autoclosure () -> String) throws {
+    if !condition { throw BenchError(description: what()) }
+}
+
+/// Nanoseconds per call of `body`, the median of 11 batches of `n` after one warm-up batch.
+func timePerCall(_ n: Int, _ body: () throws -> Void) rethrows -> Double {
+    var samples: [Double] = []
+    for round in 0...11 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<n { try body() }
+        if round > 0 { samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(n)) }
+    }
+    return samples.sorted()[samples.count / 2]
+}
+
+func costs(_ backend: String, _ testPath: String) throws {
+    let engine = try Engine(config: EngineConfig(backend: backend == "compiler" ? .compiler : .interpreter))
+    let module = try Module(engine: engine, blob: Data(contentsOf: URL(fileURLWithPath: testPath)), config: ModuleConfig())
+    let vm = try Instance(module: module)
+    let n = 20_000
+    var sink: UInt64 = 0
+    let engineC = backend == "compiler" ? pvm_engine_new() : pvm_engine_new_interpreter()
+    let blob = try Data(contentsOf: URL(fileURLWithPath: testPath))
+    let moduleC = blob.withUnsafeBytes { pvm_module_new(engineC, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count) }
+    guard let vmC = pvm_instance_new(engineC, moduleC) else { throw BenchError(description: "pvm_instance_new failed") }
+    let (a0, a2) = (UInt32(PVM_REG_A0), UInt32(PVM_REG_A2))
+    let rows: [(String, Double)] = try [
+        ("C ABI: pvm_instance_get_gas", timePerCall(n) { sink &+= UInt64(bitPattern: pvm_instance_get_gas(vmC)) }),
+        ("gas()", timePerCall(n) { sink &+= UInt64(bitPattern: vm.gas()) }),
+        ("UniFFI: uniffiGas() (no arguments, a scalar back)", timePerCall(n) { sink &+= UInt64(bitPattern: vm.uniffiGas()) }),
+        ("C ABI: pvm_instance_get_reg", timePerCall(n) { sink &+= pvm_instance_get_reg(vmC, a0) }),
+        ("reg(reg:)", timePerCall(n) { sink &+= vm.reg(reg: .a0) }),
+        ("UniFFI: uniffiReg(reg:) (the Reg enum goes in a RustBuffer)", timePerCall(n) { sink &+= vm.uniffiReg(reg: .a0) }),
+        ("C ABI: pvm_instance_set_reg", timePerCall(n) { pvm_instance_set_reg(vmC, a2, sink) }),
+        ("setReg(reg:value:)", timePerCall(n) { vm.setReg(reg: .a2, value: sink) }),
+        ("UniFFI: uniffiSetReg(reg:value:)", timePerCall(n) { vm.uniffiSetReg(reg: .a2, value: sink) }),
+        ("regs() (13 values back in a RustBuffer)", timePerCall(n) { sink &+= vm.regs()[7] }),
+        ("C ABI: pvm_instance_run from one host call to the next", {
+            var count = UInt64(n * 13)
+            try check(pvm_instance_prepare_call_args(vmC, try cExportPc(moduleC!, "host_loop"), &count, 1) == 0, "prepare_call failed")
+            pvm_instance_set_gas(vmC, gas)
+            return timePerCall(n) { _ = pvm_instance_run(vmC) }
+        }()),
+        ("run() from one host call to the next", {
+            try vm.prepareCall(pc: module.exportPc(name: "host_loop"), args: [UInt64(n * 13)])
+            vm.setGas(gas: gas)
+            return try timePerCall(n) { _ = try vm.run() }
+        }()),
+        ("UniFFI: uniffiRun() from one host call to the next", {
+            try vm.prepareCall(pc: module.exportPc(name: "host_loop"), args: [UInt64(n * 13)])
+            vm.setGas(gas: gas)
+            return try timePerCall(n) { _ = try vm.uniffiRun() }
+        }()),
+        ("call(): one HostHandler call (reg, setReg in it)", try {
+            let handler = CopyA0ToA2()
+            return try timePerCall(1) { _ = try vm.call(name: "host_loop", args: [UInt64(n)], handler: handler, gas: gas) } / Double(n)
+        }()),
+        ("UniFFI: uniffiCall(): one HostHandler callback (reg, setReg in it)", try {
+            let handler = CopyA0ToA2()
+            return try timePerCall(1) { _ = try vm.uniffiCall(name: "host_loop", args: [UInt64(n)], handler: handler, gas: gas) } / Double(n)
+        }()),
+    ]
+    for (name, nanoseconds) in rows {
+        print("\(name): \(String(format: "%.0f", nanoseconds)) ns")
+    }
+    if sink == 42 { print("") }  // keeps the reads alive
+}
+
+func main() throws {
+    var args = Array(CommandLine.arguments.dropFirst())
+    if args.first == "costs", args.count == 3 {
+        return try costs(args[1], args[2])
+    }
+    let useCall = args.first == "--call", useC = args.first == "--c-abi"
+    if useCall || useC { args.removeFirst() }
+    guard args.count == 5, let requested = UInt64(args[2]) else {
+        FileHandle.standardError.write("usage: pvm-bench [--call | --c-abi] SCENARIO BACKEND N TEST_PROGRAM LARGE_PROGRAM\n".data(using: .utf8)!)
+        exit(2)
+    }
+    let scenario = args[0]
+    let n = batchCap[scenario].map { min($0, requested) } ?? requested
+    let testBlob = try Data(contentsOf: URL(fileURLWithPath: args[3]))
+    let largeBlob = try Data(contentsOf: URL(fileURLWithPath: args[4]))
+    let workloads = try useC ? cWorkloads(args[1], n, testBlob, largeBlob) : packageWorkloads(args[1], n, useCall, testBlob, largeBlob)
     guard let workload = workloads[scenario] else {
         FileHandle.standardError.write("pvm-bench: unknown scenario \(scenario)\n".data(using: .utf8)!)
         exit(2)

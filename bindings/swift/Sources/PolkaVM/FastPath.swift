@@ -4,73 +4,52 @@
 // RunResult record through RustBuffers; these pass primitives and call the same Rust methods, so
 // results, errors, messages and locking are those of the generated methods, which uniffi.toml
 // renames (uniffiReg, uniffiRun, ...) so that these take their names. Hand-written, unlike
-// PolkaVM.swift.
+// PolkaVM.swift. They pass the handle the object holds (bindings/generate.sh makes it internal),
+// as the generated methods pass a clone of it; the object lives while its method runs.
 
 import PolkaVMFFI
 import PolkaVMFast
 
 extension Instance {
-    /// Runs `body` with this object's handle, which the generated code keeps to itself: a clone of
-    /// it (the same value, one more reference), released when `body` returns.
-    @inline(__always)
-    private func withHandle<T>(_ body: (UInt64) throws -> T) rethrows -> T {
-        let handle = uniffiCloneHandle()
-        defer {
-            var status = RustCallStatus()
-            uniffi_polkavm_ffi_fn_free_instance(handle, &status)
-        }
-        return try body(handle)
-    }
-
     /**
      * The value of register `reg`.
      */
     public func reg(reg: Reg) -> UInt64 {
-        withHandle { handle in
-            let value = pvm_uniffi_instance_reg(handle, reg.rawValue)
-            if value == 0 && pvm_uniffi_failed() { lastFastError().crash() }
-            return value
-        }
+        var value: UInt64 = 0
+        if pvm_uniffi_instance_read_reg(handle, reg.rawValue, &value) != 0 { lastFastError().crash() }
+        return value
     }
 
     /**
      * Sets register `reg` to `value`.
      */
     public func setReg(reg: Reg, value: UInt64) {
-        withHandle { handle in
-            if pvm_uniffi_instance_set_reg(handle, reg.rawValue, value) != 0 { lastFastError().crash() }
-        }
+        if pvm_uniffi_instance_set_reg(handle, reg.rawValue, value) != 0 { lastFastError().crash() }
     }
 
     /**
      * The gas left.
      */
     public func gas() -> Int64 {
-        withHandle { handle in
-            let gas = pvm_uniffi_instance_gas(handle)
-            if gas == 0 && pvm_uniffi_failed() { lastFastError().crash() }
-            return gas
-        }
+        var gas: Int64 = 0
+        if pvm_uniffi_instance_read_gas(handle, &gas) != 0 { lastFastError().crash() }
+        return gas
     }
 
     /**
      * Sets the gas left.
      */
     public func setGas(gas: Int64) {
-        withHandle { handle in
-            if pvm_uniffi_instance_set_gas(handle, gas) != 0 { lastFastError().crash() }
-        }
+        if pvm_uniffi_instance_set_gas(handle, gas) != 0 { lastFastError().crash() }
     }
 
     /**
      * Runs from the next program counter until the program stops.
      */
     public func run() throws -> RunResult {
-        try withHandle { handle in
-            var out = PvmUniffiRunResult()
-            if pvm_uniffi_instance_run(handle, &out) != 0 { throw lastFastError() }
-            return RunResult(out)
-        }
+        var out = PvmUniffiRunResult()
+        if pvm_uniffi_instance_run(handle, &out) != 0 { throw lastFastError() }
+        return RunResult(out)
     }
 
     /**
@@ -82,38 +61,36 @@ extension Instance {
         // The handler is called here rather than through a UniFFI callback: the Rust side begins
         // the call (the same checks, and the same busy state for other threads and re-entry) and
         // runs it stop by stop. A handler's error aborts the call as it would through UniFFI.
-        try withHandle { handle in
-            var name = name
-            let begun = name.withUTF8 { name in
-                args.withUnsafeBufferPointer { args in
-                    pvm_uniffi_instance_call_begin(handle, name.baseAddress, name.count, args.baseAddress, args.count,
-                                                   gas != nil, gas ?? 0)
-                }
+        var name = name
+        let begun = name.withUTF8 { name in
+            args.withUnsafeBufferPointer { args in
+                pvm_uniffi_instance_call_begin(handle, name.baseAddress, name.count, args.baseAddress, args.count,
+                                               gas != nil, gas ?? 0)
             }
-            if begun != 0 { throw lastFastError() }
-            defer { pvm_uniffi_instance_call_end(handle) }
-            var out = PvmUniffiRunResult()
-            while true {
-                if pvm_uniffi_instance_call_run(handle, &out) != 0 { throw lastFastError() }
-                if out.status != Status.host.rawValue { break }
-                let number = out.host_call
-                let value: UInt64?
-                do {
-                    value = try handler.onHostCall(number: number, instance: self)
-                } catch HostError.Abort(let reason) {
-                    throw PvmError.HostAborted(message: "host call \(number) aborted: \(reason)")
-                } catch {
-                    // What UniFFI makes of any other error: the first line of its description.
-                    throw PvmError.HostAborted(message: "host call \(number) aborted: \(firstLine(String(describing: error)))")
-                }
-                if let value, pvm_uniffi_instance_set_reg(handle, Reg.a0.rawValue, value) != 0 { throw lastFastError() }
-            }
-            var regs = [UInt64](repeating: 0, count: Reg.allCases.count)
-            if regs.withUnsafeMutableBufferPointer({ pvm_uniffi_instance_regs(handle, $0.baseAddress!) }) != 0 {
-                throw lastFastError()
-            }
-            return RunOutcome(result: RunResult(out), regs: regs)
         }
+        if begun != 0 { throw lastFastError() }
+        defer { pvm_uniffi_instance_call_end(handle) }
+        var out = PvmUniffiRunResult()
+        while true {
+            if pvm_uniffi_instance_call_run(handle, &out) != 0 { throw lastFastError() }
+            if out.status != Status.host.rawValue { break }
+            let number = out.host_call
+            let value: UInt64?
+            do {
+                value = try handler.onHostCall(number: number, instance: self)
+            } catch HostError.Abort(let reason) {
+                throw PvmError.HostAborted(message: "host call \(number) aborted: \(reason)")
+            } catch {
+                // What UniFFI makes of any other error: the first line of its description.
+                throw PvmError.HostAborted(message: "host call \(number) aborted: \(firstLine(String(describing: error)))")
+            }
+            if let value, pvm_uniffi_instance_set_reg(handle, Reg.a0.rawValue, value) != 0 { throw lastFastError() }
+        }
+        var regs = [UInt64](repeating: 0, count: Reg.allCases.count)
+        if regs.withUnsafeMutableBufferPointer({ pvm_uniffi_instance_regs(handle, $0.baseAddress!) }) != 0 {
+            throw lastFastError()
+        }
+        return RunOutcome(result: RunResult(out), regs: regs)
     }
 }
 

@@ -1106,7 +1106,7 @@ public protocol InstanceProtocol: AnyObject, Sendable {
  * must not wait for another thread that uses its instance).
  */
 open class Instance: InstanceProtocol, @unchecked Sendable {
-    fileprivate let handle: UInt64
+    internal let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
 #if swift(>=5.8)

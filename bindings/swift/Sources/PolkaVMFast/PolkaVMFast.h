@@ -14,13 +14,12 @@ typedef struct PvmUniffiRunResult {
     int64_t gas_remaining;
 } PvmUniffiRunResult;
 
-bool pvm_uniffi_failed(void);
 uint32_t pvm_uniffi_error_kind(void);
 const char *_Nonnull pvm_uniffi_error_message(void);
 
-uint64_t pvm_uniffi_instance_reg(uint64_t handle, uint32_t reg);
+int32_t pvm_uniffi_instance_read_reg(uint64_t handle, uint32_t reg, uint64_t *_Nonnull out);
 int32_t pvm_uniffi_instance_set_reg(uint64_t handle, uint32_t reg, uint64_t value);
-int64_t pvm_uniffi_instance_gas(uint64_t handle);
+int32_t pvm_uniffi_instance_read_gas(uint64_t handle, int64_t *_Nonnull out);
 int32_t pvm_uniffi_instance_set_gas(uint64_t handle, int64_t gas);
 int32_t pvm_uniffi_instance_run(uint64_t handle, PvmUniffiRunResult *_Nonnull out);
 int32_t pvm_uniffi_instance_call_begin(uint64_t handle, const uint8_t *_Nullable name, size_t name_len,
