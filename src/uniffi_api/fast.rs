@@ -14,7 +14,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::*;
 
 thread_local! {
-    static LAST_ERROR: RefCell<(u32, CString)> = RefCell::new((0, CString::default()));
+    /// Kind, message as a C string (a NUL in it escaped), message as it is.
+    static LAST_ERROR: RefCell<(u32, CString, String)> = RefCell::new((0, CString::default(), String::new()));
     static FAILED: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -36,8 +37,9 @@ fn kind(error: &PvmError) -> u32 {
 #[cold]
 #[inline(never)]
 fn fail(error: PvmError) -> i32 {
-    let message = CString::new(error.to_string().replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|last| *last.borrow_mut() = (kind(&error), message));
+    let text = error.to_string();
+    let message = CString::new(text.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|last| *last.borrow_mut() = (kind(&error), message, text));
     FAILED.with(|failed| failed.set(true));
     -1
 }
@@ -77,6 +79,20 @@ pub extern "C" fn pvm_uniffi_error_kind() -> u32 {
 #[no_mangle]
 pub extern "C" fn pvm_uniffi_error_message() -> *const c_char {
     LAST_ERROR.with(|last| last.borrow().1.as_ptr())
+}
+
+/// The message of this thread's last fast-path failure as it is (UTF-8, `*len` bytes, NULs kept);
+/// valid until the next failure on it.
+///
+/// # Safety
+/// `len` is valid for one write.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_error_text(len: *mut usize) -> *const u8 {
+    LAST_ERROR.with(|last| {
+        let last = last.borrow();
+        *len = last.2.len();
+        last.2.as_ptr()
+    })
 }
 
 /// `Instance::reg`, returned directly: on failure 0, with the error kept for

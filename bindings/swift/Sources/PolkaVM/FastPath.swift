@@ -110,7 +110,9 @@ extension PvmError {
 
 /// This thread's last fast-path failure as the PvmError that UniFFI would raise for it.
 private func lastFastError() -> PvmError {
-    let message = String(cString: pvm_uniffi_error_message())
+    var length = 0
+    let text = pvm_uniffi_error_text(&length)
+    let message = String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self)
     // Numbered as the C ABI's PVM_ERROR_* (the core's ErrorKind).
     switch pvm_uniffi_error_kind() {
     case 1: return .InvalidArgument(message: message)

@@ -1,7 +1,7 @@
 // The library's fast paths into a UniFFI Instance (src/uniffi_api/fast.rs), which
 // Sources/PolkaVM/FastPath.swift calls. Hand-written: they are not part of the UniFFI bindings nor
 // of the pvm_* C ABI. `handle` is the UniFFI object's handle; each returns 0 or, on failure, -1
-// with the error kept for pvm_uniffi_error_kind / _message on the calling thread.
+// with the error kept for pvm_uniffi_error_kind / _text on the calling thread.
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@ typedef struct PvmUniffiRunResult {
 } PvmUniffiRunResult;
 
 uint32_t pvm_uniffi_error_kind(void);
-const char *_Nonnull pvm_uniffi_error_message(void);
+const uint8_t *_Nonnull pvm_uniffi_error_text(size_t *_Nonnull len);
 
 int32_t pvm_uniffi_instance_read_reg(uint64_t handle, uint32_t reg, uint64_t *_Nonnull out);
 int32_t pvm_uniffi_instance_set_reg(uint64_t handle, uint32_t reg, uint64_t value);
