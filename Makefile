@@ -321,7 +321,7 @@ KOTLIN_CLASSPATH := benches/kotlin/target/classpath.txt
 BENCH_KOTLIN = java -cp $(abspath benches/kotlin/target/classes):$(shell cat $(KOTLIN_CLASSPATH)) BenchKt
 BENCH_PYTHON_CTYPES := $(abspath $(PY_VENV))/bin/python $(abspath benches/python/bench_ctypes.py)
 BENCH_SWIFT := $(abspath benches/swift/run.sh)
-BENCH_EXTRA_RUNNERS ?= $(if $(wildcard $(PY_VENV)/bin/python),;python (ctypes on the C ABI: floor)=$(BENCH_PYTHON_CTYPES);python=$(BENCH_PYTHON);python (call + HostHandler)=$(BENCH_PYTHON) --call)$(if $(wildcard $(KOTLIN_CLASSPATH)),;kotlin=$(BENCH_KOTLIN);kotlin (call + HostHandler)=$(BENCH_KOTLIN) --call)$(if $(wildcard $(SWIFT_DIR)/bench/release/pvm-bench),;swift=$(BENCH_SWIFT);swift (call + HostHandler)=$(BENCH_SWIFT) --call)
+BENCH_EXTRA_RUNNERS ?= $(if $(wildcard $(PY_VENV)/bin/python),;python (ctypes on the C ABI: floor)=$(BENCH_PYTHON_CTYPES);python=$(BENCH_PYTHON);python (call + HostHandler)=$(BENCH_PYTHON) --call)$(if $(wildcard $(KOTLIN_CLASSPATH)),;kotlin=$(BENCH_KOTLIN);kotlin (call + HostHandler)=$(BENCH_KOTLIN) --call)$(if $(wildcard $(SWIFT_DIR)/bench/release/pvm-bench),;swift (C ABI: floor)=$(BENCH_SWIFT) --c-abi;swift=$(BENCH_SWIFT);swift (call + HostHandler)=$(BENCH_SWIFT) --call)
 
 # The C ABI benchmark runner (benches/c), linked against the shared library as a C user would.
 bench-c: build ## build the C ABI benchmark runner
@@ -347,7 +347,8 @@ bench-kotlin: build ## build the Kotlin benchmark runner
 	$(MVN) -q -f benches/kotlin package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 
 # The Swift runner (benches/swift), built with optimisations inside the Swift root; benches/swift/run.sh
-# runs it there (`benches/swift/run.sh costs BACKEND PROGRAM`: the cost of each UniFFI call alone).
+# runs it there (`benches/swift/run.sh costs BACKEND PROGRAM`: the cost of each call alone, beside the
+# C ABI call and the generated UniFFI method; benches/swift/interleaved.sh: host-call round trips).
 bench-swift: swift-prefix ## build the Swift benchmark runner (benches/swift)
 	$(SWIFT) swift build -c release --package-path benches/swift/pvm-bench --scratch-path $(SWIFT_DIR)/bench
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Swift host-call round trips, 7 interleaved rounds per backend: the C ABI called straight from
+# Swift (pvm-bench --c-abi, the floor), the package's own run loop (run, reg, setReg), and call()
+# with a HostHandler. After make bench-swift programs. Prints one line per round (ns per host
+# call), then per backend the medians and the median of the per-round ratios to the floor.
+set -e
+cd "$(dirname "$0")/../.."
+P=$PWD/target/programs/test_program.polkavm; B=benches/swift/run.sh
+rounds=${ROUNDS:-7}
+for backend in interpreter compiler; do
+  for round in $(seq "$rounds"); do
+    printf "%s %s floor=%s loop=%s call=%s\n" $backend $round \
+      "$($B --c-abi host_calls $backend 2000 $P $P | tail -1)" \
+      "$($B host_calls $backend 2000 $P $P | tail -1)" \
+      "$($B --call host_calls $backend 2000 $P $P | tail -1)"
+  done
+done | tee /dev/stderr | python3 <(cat <<'SUMMARY'
+import statistics, sys
+rows = {}
+for line in sys.stdin:
+    backend, _, *fields = line.split()
+    rows.setdefault(backend, []).append({k: float(v) for k, v in (f.split("=") for f in fields)})
+for backend, rounds in rows.items():
+    parts = [f"floor {statistics.median(r['floor'] for r in rounds):.1f} ns"]
+    for key in ("loop", "call"):
+        ratio = statistics.median(r[key] / r["floor"] for r in rounds)
+        parts.append(f"{key} {statistics.median(r[key] for r in rounds):.1f} ns ({ratio:.2f})")
+    print(f"{backend}: " + ", ".join(parts))
+SUMMARY
+)
