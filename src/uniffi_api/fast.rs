@@ -268,3 +268,75 @@ impl From<RunResult> for FastRunResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    /// An interpreter instance of tests/programs/test_program.pvmasm, as the handle a foreign face holds.
+    fn instance() -> (Arc<Instance>, u64) {
+        let config = EngineConfig {
+            backend: Some(Backend::Interpreter),
+            sandbox: None,
+            worker_count: 2,
+            allow_dynamic_paging: false,
+            core_pinning: None,
+            default_cost_model: None,
+        };
+        let blob = assemble(include_str!("../../tests/programs/test_program.pvmasm").to_owned()).unwrap();
+        let module_config = ModuleConfig {
+            gas_metering: None,
+            step_tracing: false,
+            dynamic_paging: false,
+            page_size: 4096,
+            aux_data_size: 0,
+            strict: false,
+            cost_model: None,
+        };
+        let module = Module::new(Engine::new(config).unwrap(), blob, module_config).unwrap();
+        let instance = Instance::new(module).unwrap();
+        let handle = Arc::as_ptr(&instance) as u64;
+        (instance, handle)
+    }
+
+    fn error_text() -> String {
+        let mut len = 0;
+        let text = unsafe { std::slice::from_raw_parts(pvm_uniffi_error_text(&mut len), len) };
+        String::from_utf8(text.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn reads_and_errors_are_the_uniffi_methods_own() {
+        let (instance, handle) = instance();
+        let (mut value, mut gas) = (1, 1);
+        unsafe {
+            assert_eq!(pvm_uniffi_instance_set_reg(handle, Reg::A3 as u32, 77), 0);
+            assert_eq!(pvm_uniffi_instance_set_gas(handle, -5), 0);
+            assert_eq!(pvm_uniffi_instance_read_reg(handle, Reg::A3 as u32, &mut value), 0);
+            assert_eq!(pvm_uniffi_instance_read_gas(handle, &mut gas), 0);
+        }
+        assert_eq!((value, gas), (instance.reg(Reg::A3), instance.gas()));
+        assert_eq!((value, gas), (77, -5));
+
+        let name = "bad\0name";
+        let status = unsafe { pvm_uniffi_instance_call_begin(handle, name.as_ptr(), name.len(), std::ptr::null(), 0, true, 100) };
+        assert_eq!(status, -1);
+        let expected = instance.call_begin(name, &[], Some(100)).unwrap_err().to_string();
+        assert_eq!(pvm_uniffi_error_kind(), ErrorKind::InvalidArgument as u32);
+        assert_eq!(error_text(), expected);
+        assert!(expected.contains('\0'));
+        let message = unsafe { CStr::from_ptr(pvm_uniffi_error_message()) }.to_str().unwrap();
+        assert_eq!(message, expected.replace('\0', "\\0"));
+
+        // A read out of range fails and leaves `out` alone, with the UniFFI face's error.
+        value = 9;
+        assert_eq!(unsafe { pvm_uniffi_instance_read_reg(handle, 13, &mut value) }, -1);
+        assert_eq!(value, 9);
+        assert_eq!(pvm_uniffi_error_kind(), ErrorKind::InvalidArgument as u32);
+        assert_eq!(error_text(), Reg::from_index(13).unwrap_err().to_string());
+        // A success leaves the last failure as it was.
+        assert_eq!(unsafe { pvm_uniffi_instance_read_reg(handle, Reg::A3 as u32, &mut value) }, 0);
+        assert_eq!(error_text(), Reg::from_index(13).unwrap_err().to_string());
+    }
+}
