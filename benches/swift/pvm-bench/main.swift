@@ -9,10 +9,10 @@
 // ABI (pvm_instance_run, _get_reg, _set_reg...) straight from Swift: Swift's floor. The same
 // workloads as benches/python/bench.py.
 //
-//     pvm-bench costs BACKEND TEST_PROGRAM
+//     pvm-bench costs [--c-abi] BACKEND TEST_PROGRAM
 //
-// prints what each call of a run-loop host call costs on its own, beside the C ABI call it wraps
-// (BENCHMARKS.md, "Swift").
+// prints what each call of a run-loop host call costs on its own, through the package and the
+// generated UniFFI methods, or with --c-abi the C ABI calls they wrap (BENCHMARKS.md, "Swift").
 
 import CPolkaVM
 import Dispatch
@@ -171,53 +171,60 @@ func timePerCall(_ n: Int, _ body: () throws -> Void) rethrows -> Double {
     return samples.sorted()[samples.count / 2]
 }
 
-func costs(_ backend: String, _ testPath: String) throws {
-    let engine = try Engine(config: EngineConfig(backend: backend == "compiler" ? .compiler : .interpreter))
-    let module = try Module(engine: engine, blob: Data(contentsOf: URL(fileURLWithPath: testPath)), config: ModuleConfig())
-    let vm = try Instance(module: module)
+/// Prints what each call of a run-loop host call costs alone: through the package and the generated
+/// UniFFI methods, or with `cABI` the C ABI calls they wrap (in a process of its own: JIT host calls
+/// on a thread that runs two engines get very slow).
+func costs(_ backend: String, _ testPath: String, cABI: Bool) throws {
+    let blob = try Data(contentsOf: URL(fileURLWithPath: testPath))
     let n = 20_000
     var sink: UInt64 = 0
-    let engineC = backend == "compiler" ? pvm_engine_new() : pvm_engine_new_interpreter()
-    let blob = try Data(contentsOf: URL(fileURLWithPath: testPath))
-    let moduleC = blob.withUnsafeBytes { pvm_module_new(engineC, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count) }
-    guard let vmC = pvm_instance_new(engineC, moduleC) else { throw BenchError(description: "pvm_instance_new failed") }
-    let (a0, a2) = (UInt32(PVM_REG_A0), UInt32(PVM_REG_A2))
-    let rows: [(String, Double)] = try [
-        ("C ABI: pvm_instance_get_gas", timePerCall(n) { sink &+= UInt64(bitPattern: pvm_instance_get_gas(vmC)) }),
-        ("gas()", timePerCall(n) { sink &+= UInt64(bitPattern: vm.gas()) }),
-        ("UniFFI: uniffiGas() (no arguments, a scalar back)", timePerCall(n) { sink &+= UInt64(bitPattern: vm.uniffiGas()) }),
-        ("C ABI: pvm_instance_get_reg", timePerCall(n) { sink &+= pvm_instance_get_reg(vmC, a0) }),
-        ("reg(reg:)", timePerCall(n) { sink &+= vm.reg(reg: .a0) }),
-        ("UniFFI: uniffiReg(reg:) (the Reg enum goes in a RustBuffer)", timePerCall(n) { sink &+= vm.uniffiReg(reg: .a0) }),
-        ("C ABI: pvm_instance_set_reg", timePerCall(n) { pvm_instance_set_reg(vmC, a2, sink) }),
-        ("setReg(reg:value:)", timePerCall(n) { vm.setReg(reg: .a2, value: sink) }),
-        ("UniFFI: uniffiSetReg(reg:value:)", timePerCall(n) { vm.uniffiSetReg(reg: .a2, value: sink) }),
-        ("regs() (13 values back in a RustBuffer)", timePerCall(n) { sink &+= vm.regs()[7] }),
-        ("C ABI: pvm_instance_run from one host call to the next", {
-            var count = UInt64(n * 13)
-            try check(pvm_instance_prepare_call_args(vmC, try cExportPc(moduleC!, "host_loop"), &count, 1) == 0, "prepare_call failed")
-            pvm_instance_set_gas(vmC, gas)
-            return timePerCall(n) { _ = pvm_instance_run(vmC) }
-        }()),
-        ("run() from one host call to the next", {
+    var rows: [(String, Double)] = []
+    if cABI {
+        guard let engine = backend == "compiler" ? pvm_engine_new() : pvm_engine_new_interpreter(),
+              let module = blob.withUnsafeBytes({ pvm_module_new(engine, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count) }),
+              let vm = pvm_instance_new(engine, module)
+        else { throw BenchError(description: "pvm_engine_new, pvm_module_new or pvm_instance_new failed") }
+        let (a0, a2) = (UInt32(PVM_REG_A0), UInt32(PVM_REG_A2))
+        rows = try [
+            ("pvm_instance_get_gas", timePerCall(n) { sink &+= UInt64(bitPattern: pvm_instance_get_gas(vm)) }),
+            ("pvm_instance_get_reg", timePerCall(n) { sink &+= pvm_instance_get_reg(vm, a0) }),
+            ("pvm_instance_set_reg", timePerCall(n) { pvm_instance_set_reg(vm, a2, sink) }),
+            ("pvm_instance_run from one host call to the next", {
+                var count = UInt64(n * 13)
+                try check(pvm_instance_prepare_call_args(vm, try cExportPc(module, "host_loop"), &count, 1) == 0, "prepare_call failed")
+                pvm_instance_set_gas(vm, gas)
+                return timePerCall(n) { _ = pvm_instance_run(vm) }
+            }()),
+        ]
+    } else {
+        let engine = try Engine(config: EngineConfig(backend: backend == "compiler" ? .compiler : .interpreter))
+        let module = try Module(engine: engine, blob: blob, config: ModuleConfig())
+        let vm = try Instance(module: module)
+        func runToHostCalls(_ run: @escaping () throws -> RunResult) throws -> Double {
             try vm.prepareCall(pc: module.exportPc(name: "host_loop"), args: [UInt64(n * 13)])
             vm.setGas(gas: gas)
-            return try timePerCall(n) { _ = try vm.run() }
-        }()),
-        ("UniFFI: uniffiRun() from one host call to the next", {
-            try vm.prepareCall(pc: module.exportPc(name: "host_loop"), args: [UInt64(n * 13)])
-            vm.setGas(gas: gas)
-            return try timePerCall(n) { _ = try vm.uniffiRun() }
-        }()),
-        ("call(): one HostHandler call (reg, setReg in it)", try {
+            return try timePerCall(n) { _ = try run() }
+        }
+        func perHandlerCall(_ call: (HostHandler) throws -> RunOutcome) throws -> Double {
             let handler = CopyA0ToA2()
-            return try timePerCall(1) { _ = try vm.call(name: "host_loop", args: [UInt64(n)], handler: handler, gas: gas) } / Double(n)
-        }()),
-        ("UniFFI: uniffiCall(): one HostHandler callback (reg, setReg in it)", try {
-            let handler = CopyA0ToA2()
-            return try timePerCall(1) { _ = try vm.uniffiCall(name: "host_loop", args: [UInt64(n)], handler: handler, gas: gas) } / Double(n)
-        }()),
-    ]
+            return try timePerCall(1) { _ = try call(handler) } / Double(n)
+        }
+        rows = try [
+            ("gas()", timePerCall(n) { sink &+= UInt64(bitPattern: vm.gas()) }),
+            ("UniFFI: uniffiGas() (no arguments, a scalar back)", timePerCall(n) { sink &+= UInt64(bitPattern: vm.uniffiGas()) }),
+            ("reg(reg:)", timePerCall(n) { sink &+= vm.reg(reg: .a0) }),
+            ("UniFFI: uniffiReg(reg:) (the Reg enum goes in a RustBuffer)", timePerCall(n) { sink &+= vm.uniffiReg(reg: .a0) }),
+            ("setReg(reg:value:)", timePerCall(n) { vm.setReg(reg: .a2, value: sink) }),
+            ("UniFFI: uniffiSetReg(reg:value:)", timePerCall(n) { vm.uniffiSetReg(reg: .a2, value: sink) }),
+            ("UniFFI: regs() (13 values back in a RustBuffer)", timePerCall(n) { sink &+= vm.regs()[7] }),
+            ("run() from one host call to the next", runToHostCalls { try vm.run() }),
+            ("UniFFI: uniffiRun() from one host call to the next", runToHostCalls { try vm.uniffiRun() }),
+            ("call(): one HostHandler call (reg, setReg in it)",
+             perHandlerCall { try vm.call(name: "host_loop", args: [UInt64(n)], handler: $0, gas: gas) }),
+            ("UniFFI: uniffiCall(): one HostHandler callback (reg, setReg in it)",
+             perHandlerCall { try vm.uniffiCall(name: "host_loop", args: [UInt64(n)], handler: $0, gas: gas) }),
+        ]
+    }
     for (name, nanoseconds) in rows {
         print("\(name): \(String(format: "%.0f", nanoseconds)) ns")
     }
@@ -226,8 +233,8 @@ func costs(_ backend: String, _ testPath: String) throws {
 
 func main() throws {
     var args = Array(CommandLine.arguments.dropFirst())
-    if args.first == "costs", args.count == 3 {
-        return try costs(args[1], args[2])
+    if args.first == "costs", args.count == 3 || (args.count == 4 && args[1] == "--c-abi") {
+        return try costs(args[args.count - 2], args[args.count - 1], cABI: args.count == 4)
     }
     let useCall = args.first == "--call", useC = args.first == "--c-abi"
     if useCall || useC { args.removeFirst() }
