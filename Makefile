@@ -321,7 +321,7 @@ KOTLIN_CLASSPATH := benches/kotlin/target/classpath.txt
 BENCH_KOTLIN = java -cp $(abspath benches/kotlin/target/classes):$(shell cat $(KOTLIN_CLASSPATH)) BenchKt
 BENCH_PYTHON_CTYPES := $(abspath $(PY_VENV))/bin/python $(abspath benches/python/bench_ctypes.py)
 BENCH_SWIFT := $(abspath benches/swift/run.sh)
-BENCH_EXTRA_RUNNERS ?= $(if $(wildcard $(PY_VENV)/bin/python),;python (ctypes on the C ABI: floor)=$(BENCH_PYTHON_CTYPES);python=$(BENCH_PYTHON);python (call + HostHandler)=$(BENCH_PYTHON) --call)$(if $(wildcard $(KOTLIN_CLASSPATH)),;kotlin=$(BENCH_KOTLIN);kotlin (call + HostHandler)=$(BENCH_KOTLIN) --call)$(if $(wildcard $(SWIFT_DIR)/bench/release/pvm-bench),;swift (C ABI: floor)=$(BENCH_SWIFT) --c-abi;swift=$(BENCH_SWIFT);swift (call + HostHandler)=$(BENCH_SWIFT) --call)
+BENCH_EXTRA_RUNNERS ?= $(if $(wildcard $(PY_VENV)/bin/python),;python (ctypes on the C ABI: floor)=$(BENCH_PYTHON_CTYPES);python=$(BENCH_PYTHON);python (call + HostHandler)=$(BENCH_PYTHON) --call)$(if $(wildcard $(KOTLIN_CLASSPATH)),;kotlin (JNA direct on the C ABI: floor)=$(BENCH_KOTLIN) --floor;kotlin=$(BENCH_KOTLIN);kotlin (call + HostHandler)=$(BENCH_KOTLIN) --call)$(if $(wildcard $(SWIFT_DIR)/bench/release/pvm-bench),;swift (C ABI: floor)=$(BENCH_SWIFT) --c-abi;swift=$(BENCH_SWIFT);swift (call + HostHandler)=$(BENCH_SWIFT) --call)
 
 # The C ABI benchmark runner (benches/c), linked against the shared library as a C user would.
 bench-c: build ## build the C ABI benchmark runner
@@ -341,7 +341,9 @@ bench-memory: programs ## memory bandwidth per face (1 MB reads and writes, fram
 	  $(if $(wildcard $(PY_VENV)/bin/python),"python=$(PY_VENV)/bin/python benches/memory/bench_memory.py") \
 	  $(if $(wildcard $(KOTLIN_CLASSPATH)),"kotlin=$(subst BenchKt,MemoryBenchKt,$(BENCH_KOTLIN))")
 
-# The Kotlin runner (benches/kotlin), against the jar of bindings/kotlin installed into ~/.m2.
+# The Kotlin runner (benches/kotlin), against the jar of bindings/kotlin installed into ~/.m2; with
+# --floor the same loops through JNA direct mapping on the C ABI. benches/kotlin/interleaved.sh
+# (after make bench-kotlin programs) compares the two in interleaved rounds.
 bench-kotlin: build ## build the Kotlin benchmark runner
 	$(MVN) -q -f bindings/kotlin install -DskipTests
 	$(MVN) -q -f benches/kotlin package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
