@@ -181,7 +181,7 @@ class FastPathTest {
             thread {
                 val seed = index.toULong() * 1000UL
                 val vm = Instance(module)
-                for (i in 0 until 100) {
+                for (i in 0 until 50) {
                     vm.prepareCallExport("host_loop", listOf(3UL))
                     vm.setGas(GAS)
                     var calls = 0
