@@ -29,7 +29,8 @@ internal object FastPath {
     @JvmStatic private external fun pvm_uniffi_instance_call_run(handle: Long, out: ByteBuffer): Int
     @JvmStatic private external fun pvm_uniffi_instance_call_end(handle: Long): Int
     @JvmStatic private external fun pvm_uniffi_instance_regs(handle: Long, out: ByteBuffer): Int
-    @JvmStatic private external fun pvm_uniffi_failed(): Boolean
+    // A C bool: only its low byte is defined, so it is read as a Byte.
+    @JvmStatic private external fun pvm_uniffi_failed(): Byte
     @JvmStatic private external fun pvm_uniffi_error_kind(): Int
     @JvmStatic private external fun pvm_uniffi_error_message(): Pointer
 
@@ -67,7 +68,7 @@ internal object FastPath {
 
     fun reg(handle: Long, reg: Reg): ULong {
         val value = pvm_uniffi_instance_reg(handle, reg.value.toInt())
-        if (value == 0L && pvm_uniffi_failed()) throw error()
+        if (value == 0L && pvm_uniffi_failed() != 0.toByte()) throw error()
         return value.toULong()
     }
 
@@ -77,7 +78,7 @@ internal object FastPath {
 
     fun gas(handle: Long): Long {
         val gas = pvm_uniffi_instance_gas(handle)
-        if (gas == 0L && pvm_uniffi_failed()) throw error()
+        if (gas == 0L && pvm_uniffi_failed() != 0.toByte()) throw error()
         return gas
     }
 
