@@ -247,7 +247,7 @@ class FastPathTest {
     @Test
     fun `call set-up errors read as through UniFFI`() {
         val (fast, slow) = twins(Backend.INTERPRETER)
-        for ((export, gas) in listOf("no_such_export" to GAS, "add" to null, "add" to GAS)) {
+        for ((export, gas) in listOf("no_such_export" to GAS, "with\u0000nul" to GAS, "add" to null, "add" to GAS)) {
             val args = if (export == "add" && gas != null) List(10) { 1UL } else listOf(1UL)
             val fromFast = thrown { fast.call(export, args, Doubling(), gas) }
             assertTrue(fromFast is PvmException, fromFast.toString())

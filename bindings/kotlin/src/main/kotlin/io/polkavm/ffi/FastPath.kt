@@ -32,7 +32,7 @@ internal object FastPath {
     // A C bool: only its low byte is defined, so it is read as a Byte.
     @JvmStatic private external fun pvm_uniffi_failed(): Byte
     @JvmStatic private external fun pvm_uniffi_error_kind(): Int
-    @JvmStatic private external fun pvm_uniffi_error_message(): Pointer
+    @JvmStatic private external fun pvm_uniffi_error_text(length: LongArray): Pointer
 
     private const val REG_COUNT = 13
 
@@ -50,7 +50,8 @@ internal object FastPath {
 
     /** This thread's last failure as the PvmException the UniFFI method throws (kinds as the C ABI numbers them). */
     private fun error(): PvmException {
-        val message = pvm_uniffi_error_message().getString(0, "UTF-8")
+        val length = LongArray(1)
+        val message = pvm_uniffi_error_text(length).getByteArray(0, length[0].toInt()).toString(Charsets.UTF_8)
         return when (pvm_uniffi_error_kind()) {
             1 -> PvmException.InvalidArgument(message)
             2 -> PvmException.InvalidProgram(message)
