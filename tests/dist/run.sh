@@ -65,8 +65,10 @@ for field in ("name", "description", "url", "licenses/m:license/m:name", "scm/m:
     assert element is not None and element.text and element.text.strip(), f"the pom lacks {field}"
 print(f"test-dist: wheel tags {', '.join(tags)}, Requires-Python {metadata['Requires-Python']}; the pom has what a public repository requires")
 PY
-python3 -m zipfile -l "$dist/polkavm-ffi-$version-sources.jar" | grep -q '\.kt ' \
-  || fail "the sources jar lacks the Kotlin sources"
+for source in io/polkavm/ffi/polkavm_ffi.kt io/polkavm/ffi/FastPath.kt; do
+  python3 -m zipfile -l "$dist/polkavm-ffi-$version-sources.jar" | grep -q "^$source " \
+    || fail "the sources jar lacks $source"
+done
 ! python3 -m zipfile -l "$dist/polkavm-ffi-$version-sources.jar" | grep -q '\.so ' || fail "the sources jar carries a library"
 
 # --- 2. The sdist builds from source ----------------------------------------------------------------
