@@ -2,7 +2,7 @@
  * backends, and every kind of bad input. Usage: c_abi_test PROGRAMS_DIR
  * (PROGRAMS_DIR holds test_program.polkavm, assembled from tests/programs by `make programs`). */
 #define _POSIX_C_SOURCE 200809L /* kill, nanosleep, clock_gettime */
-#include "polkavm_ffi.h"
+#include "check.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -13,39 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int check_failures;
-static int checks_run;
-
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        checks_run++;                                                                            \
-        if (!(cond)) {                                                                           \
-            check_failures++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed; pvm_last_error: \"%s\"\n", __FILE__,      \
-                    __LINE__, #cond, pvm_last_error());                                          \
-        }                                                                                        \
-    } while (0)
-
-#define CHECK_ERROR_CONTAINS(text) CHECK(strstr(pvm_last_error(), (text)) != NULL)
-
 static uint8_t *program;
 static size_t program_len;
-
-static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *file = fopen(path, "rb");
-    if (!file) return NULL;
-    fseek(file, 0, SEEK_END);
-    long size = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    uint8_t *data = malloc((size_t)size);
-    if (data && fread(data, 1, (size_t)size, file) != (size_t)size) {
-        free(data);
-        data = NULL;
-    }
-    fclose(file);
-    *len = (size_t)size;
-    return data;
-}
 
 static PvmEngine new_engine(uint32_t backend) {
     return backend == PVM_BACKEND_INTERPRETER ? pvm_engine_new_interpreter() : pvm_engine_new();

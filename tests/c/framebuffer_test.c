@@ -1,43 +1,10 @@
 /* pvm_instance_read_framebuffer (feature `doom`) through the real shared library, on both
  * backends: a guest assembled from tests/programs/framebuffer.pvmasm writes known pixels, read
  * back as palette-indexed, BGRA and RGBA images. Usage: framebuffer_test PROGRAMS_DIR */
-#include "polkavm_ffi.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            failures++;                                                                          \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed; pvm_last_error: \"%s\"\n", __FILE__,      \
-                    __LINE__, #cond, pvm_last_error());                                          \
-        }                                                                                        \
-    } while (0)
-
-#define CHECK_ERROR_CONTAINS(text) CHECK(strstr(pvm_last_error(), (text)) != NULL)
+#include "check.h"
 
 #define SEED 0x11223344u
 #define WORDS 16384u /* 64 KiB of the guest's rw data */
-
-static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *file = fopen(path, "rb");
-    if (!file) return NULL;
-    fseek(file, 0, SEEK_END);
-    long size = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    uint8_t *data = malloc((size_t)size);
-    if (data && fread(data, 1, (size_t)size, file) != (size_t)size) {
-        free(data);
-        data = NULL;
-    }
-    fclose(file);
-    *len = (size_t)size;
-    return data;
-}
 
 /* The bytes the guest's `fill` writes: little-endian words SEED + i * 0x01030507. */
 static uint8_t filled(uint32_t offset) {
@@ -154,10 +121,10 @@ int main(int argc, char **argv) {
     int backend_count = getenv("PVM_TEST_INTERPRETER_ONLY") ? 1 : 2;
     static const uint32_t backends[2] = {PVM_BACKEND_INTERPRETER, PVM_BACKEND_COMPILER};
     for (int b = 0; b < backend_count; b++) {
-        int before = failures;
+        int before = check_failures;
         test_backend(program, program_len, backends[b]);
-        printf("%s framebuffer [%s]\n", failures == before ? "PASS" : "FAIL", b == 0 ? "interpreter" : "jit");
+        printf("%s framebuffer [%s]\n", check_failures == before ? "PASS" : "FAIL", b == 0 ? "interpreter" : "jit");
     }
     free(program);
-    return failures == 0 ? 0 : 1;
+    return check_failures == 0 ? 0 : 1;
 }
