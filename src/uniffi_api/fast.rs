@@ -5,17 +5,16 @@
 //! UniFFI API's own. They are not part of the `pvm_*` C ABI and carry no stability promise.
 //!
 //! Each returns 0 on success (results through out-pointers) or -1 with the error kept for
-//! `pvm_uniffi_error_kind` / `pvm_uniffi_error_message` on the calling thread.
+//! `pvm_uniffi_error_kind` / `pvm_uniffi_error_text` on the calling thread.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::*;
 
 thread_local! {
-    /// Kind, message as a C string (a NUL in it escaped), message as it is.
-    static LAST_ERROR: RefCell<(u32, CString, String)> = RefCell::new((0, CString::default(), String::new()));
+    /// Kind and message of the last failure.
+    static LAST_ERROR: RefCell<(u32, String)> = const { RefCell::new((0, String::new())) };
     static FAILED: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -37,9 +36,7 @@ fn kind(error: &PvmError) -> u32 {
 #[cold]
 #[inline(never)]
 fn fail(error: PvmError) -> i32 {
-    let text = error.to_string();
-    let message = CString::new(text.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|last| *last.borrow_mut() = (kind(&error), message, text));
+    LAST_ERROR.with(|last| *last.borrow_mut() = (kind(&error), error.to_string()));
     FAILED.with(|failed| failed.set(true));
     -1
 }
@@ -75,12 +72,6 @@ pub extern "C" fn pvm_uniffi_error_kind() -> u32 {
     LAST_ERROR.with(|last| last.borrow().0)
 }
 
-/// The message of this thread's last fast-path failure; valid until the next failure on it.
-#[no_mangle]
-pub extern "C" fn pvm_uniffi_error_message() -> *const c_char {
-    LAST_ERROR.with(|last| last.borrow().1.as_ptr())
-}
-
 /// The message of this thread's last fast-path failure as it is (UTF-8, `*len` bytes, NULs kept);
 /// valid until the next failure on it.
 ///
@@ -90,8 +81,8 @@ pub extern "C" fn pvm_uniffi_error_message() -> *const c_char {
 pub unsafe extern "C" fn pvm_uniffi_error_text(len: *mut usize) -> *const u8 {
     LAST_ERROR.with(|last| {
         let last = last.borrow();
-        *len = last.2.len();
-        last.2.as_ptr()
+        *len = last.1.len();
+        last.1.as_ptr()
     })
 }
 
@@ -272,7 +263,6 @@ impl From<RunResult> for FastRunResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CStr;
 
     /// An interpreter instance of tests/programs/test_program.pvmasm, as the handle a foreign face holds.
     fn instance() -> (Arc<Instance>, u64) {
@@ -326,8 +316,6 @@ mod tests {
         assert_eq!(pvm_uniffi_error_kind(), ErrorKind::InvalidArgument as u32);
         assert_eq!(error_text(), expected);
         assert!(expected.contains('\0'));
-        let message = unsafe { CStr::from_ptr(pvm_uniffi_error_message()) }.to_str().unwrap();
-        assert_eq!(message, expected.replace('\0', "\\0"));
 
         // A read out of range fails and leaves `out` alone, with the UniFFI face's error.
         value = 9;

@@ -201,7 +201,7 @@ def test_call_set_up_errors_read_as_through_uniffi(blob):
     from polkavm_ffi._fast import UNIFFI_CALL, call as fast_call
 
     fast, slow = twins(blob, Backend.INTERPRETER)
-    for export, gas in (("no_such_export", GAS), ("add", None)):
+    for export, gas in (("no_such_export", GAS), ("add", None), ("bad\0name", GAS)):
         with pytest.raises(PvmError) as from_fast:
             fast_call(fast, export, [1], Doubling(), gas)
         with pytest.raises(PvmError) as from_uniffi:

@@ -50,8 +50,8 @@ _call_end = _declare("pvm_uniffi_instance_call_end", _u64)
 _regs = _declare("pvm_uniffi_instance_regs", _u64, ctypes.POINTER(_u64 * 13))
 _lib.pvm_uniffi_error_kind.argtypes = ()
 _lib.pvm_uniffi_error_kind.restype = _u32
-_lib.pvm_uniffi_error_message.argtypes = ()
-_lib.pvm_uniffi_error_message.restype = ctypes.c_char_p
+_lib.pvm_uniffi_error_text.argtypes = (ctypes.POINTER(ctypes.c_size_t),)
+_lib.pvm_uniffi_error_text.restype = ctypes.c_void_p
 
 # Indexed by error kind, as the C ABI numbers them (PVM_ERROR_*; 0 is none).
 _ERRORS = (
@@ -66,7 +66,9 @@ _I64_MIN, _I64_LIMIT = -(1 << 63), 1 << 63
 
 
 def _raise():
-    raise _ERRORS[_lib.pvm_uniffi_error_kind()](_lib.pvm_uniffi_error_message().decode("utf-8", "replace"))
+    length = ctypes.c_size_t()
+    text = ctypes.string_at(_lib.pvm_uniffi_error_text(ctypes.byref(length)), length.value)
+    raise _ERRORS[_lib.pvm_uniffi_error_kind()](text.decode("utf-8"))
 
 
 # The UniFFI methods these replace (the fallbacks, and what the tests compare against).
