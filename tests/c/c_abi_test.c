@@ -844,23 +844,12 @@ static void test_dead_worker(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PROGRAMS_DIR\n", argv[0]);
-        return 2;
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0); /* sandbox processes forked by polkavm must not inherit unflushed output */
+    program = read_program(argc, argv, "test_program.polkavm", &program_len);
     if (!HAS_JIT) {
         printf("no JIT on this CPU: the engine tests check its documented error, the others run the interpreter\n");
     } else if (getenv("PVM_TEST_INTERPRETER_ONLY")) {
         backend_count = 1;
         printf("PVM_TEST_INTERPRETER_ONLY is set: skipping the JIT backend (its sandbox workers cannot run under valgrind)\n");
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/test_program.polkavm", argv[1]);
-    program = read_file(path, &program_len);
-    if (!program) {
-        fprintf(stderr, "cannot read %s (run `make programs`)\n", path);
-        return 2;
     }
 
     static const struct test tests[] = {

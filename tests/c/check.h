@@ -1,5 +1,5 @@
 /* What the C test programs share: CHECK, which counts checks and failures and prints the last
- * error of a failed one, and reading a test program from a file. */
+ * error of a failed one, and reading a test program from PROGRAMS_DIR. */
 #ifndef PVM_TESTS_CHECK_H
 #define PVM_TESTS_CHECK_H
 
@@ -38,6 +38,25 @@ static uint8_t *read_file(const char *path, size_t *len) {
     fclose(file);
     *len = (size_t)size;
     return data;
+}
+
+/* The test program `name` (a file of PROGRAMS_DIR, the one argument) with line-buffered stdout:
+ * the sandbox processes polkavm forks must not inherit unflushed output. Exits with 2 on a wrong
+ * command line or a missing file. */
+static uint8_t *read_program(int argc, char **argv, const char *name, size_t *len) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s PROGRAMS_DIR\n", argv[0]);
+        exit(2);
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", argv[1], name);
+    uint8_t *program = read_file(path, len);
+    if (!program) {
+        fprintf(stderr, "cannot read %s (run `make programs`)\n", path);
+        exit(2);
+    }
+    return program;
 }
 
 #endif

@@ -105,19 +105,8 @@ static void test_backend(const uint8_t *program, size_t program_len, uint32_t ba
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PROGRAMS_DIR\n", argv[0]);
-        return 2;
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/framebuffer.polkavm", argv[1]);
     size_t program_len;
-    uint8_t *program = read_file(path, &program_len);
-    if (!program) {
-        fprintf(stderr, "cannot read %s (run `make programs`)\n", path);
-        return 2;
-    }
+    uint8_t *program = read_program(argc, argv, "framebuffer.polkavm", &program_len);
     int backend_count = getenv("PVM_TEST_INTERPRETER_ONLY") ? 1 : 2;
     static const uint32_t backends[2] = {PVM_BACKEND_INTERPRETER, PVM_BACKEND_COMPILER};
     for (int b = 0; b < backend_count; b++) {
