@@ -111,6 +111,14 @@ fn assert_engine_still_works(module: &Module) {
     assert_eq!((result.status, instance.reg(Reg::A0)), (Status::Halt, 5050));
 }
 
+/// Runs `body` and checks that it leaves no worker process or file descriptor behind.
+fn leaves_nothing_behind(body: impl FnOnce()) {
+    let (fds, processes) = (open_fds(), children().len());
+    body();
+    assert_eq!(children().len(), processes, "worker processes left behind");
+    assert_eq!(open_fds(), fds, "file descriptors left open");
+}
+
 fn assert_run_error_names_the_signal(error: &Error) {
     assert_eq!(error.kind(), ErrorKind::Setup, "{error}");
     assert!(error.message().starts_with("run failed: worker process unexpectedly quit"), "{error}");
@@ -123,8 +131,7 @@ fn a_worker_killed_mid_run_fails_the_run_within_a_second() {
     let _serial = serial();
     let engine = jit_engine();
     let module = module(&engine);
-    let (fds, processes) = (open_fds(), children().len());
-    {
+    leaves_nothing_behind(|| {
         let mut instance = Instance::new(&module).unwrap();
         let pid = worker_pid(&mut instance);
         instance.prepare_call_export("spin", &[]).unwrap();
@@ -138,9 +145,7 @@ fn a_worker_killed_mid_run_fails_the_run_within_a_second() {
         assert_unusable(&mut instance);
         assert!(is_gone_or_zombie(pid));
         assert_engine_still_works(&module);
-    }
-    assert_eq!(children().len(), processes, "worker processes left behind");
-    assert_eq!(open_fds(), fds, "file descriptors left open");
+    });
 }
 
 #[test]
@@ -148,8 +153,7 @@ fn a_worker_killed_during_a_host_call_fails_the_resumed_run() {
     let _serial = serial();
     let engine = jit_engine();
     let module = module(&engine);
-    let (fds, processes) = (open_fds(), children().len());
-    {
+    leaves_nothing_behind(|| {
         let mut instance = Instance::new(&module).unwrap();
         let host = module.export_pc("host").unwrap();
         let mut killed_at = None;
@@ -168,9 +172,7 @@ fn a_worker_killed_during_a_host_call_fails_the_resumed_run() {
         assert_run_error_names_the_signal(&error);
         assert_unusable(&mut instance);
         assert_engine_still_works(&module);
-    }
-    assert_eq!(children().len(), processes, "worker processes left behind");
-    assert_eq!(open_fds(), fds, "file descriptors left open");
+    });
 }
 
 /// After a host call the host may start another call instead of resuming: polkavm then has to
