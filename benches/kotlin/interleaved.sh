@@ -18,16 +18,4 @@ for backend in interpreter compiler; do
     done
     echo "$line"
   done
-done | tee /dev/stderr | python3 -c '
-import statistics, sys
-rounds = {}
-for line in sys.stdin:
-    backend, _, *fields = line.split()
-    rounds.setdefault(backend, []).append(dict(field.split("=") for field in fields))
-pairs = [("loop", "floor"), ("call", "floor")] + [(a, a + "-floor") for a in ("reg", "set_reg", "gas", "set_gas")]
-for backend, values in rounds.items():
-    for name, floor in pairs:
-        median = lambda key: statistics.median(float(v[key]) for v in values)
-        ratio = statistics.median(float(v[name]) / float(v[floor]) for v in values)
-        print(f"{backend} {name}: {median(name):.1f} ns against {median(floor):.1f} ns, ratio {ratio:.2f}")
-'
+done | tee /dev/stderr | python3 benches/medians.py

@@ -5,7 +5,9 @@
 Sets up, warms up with one batch, times one batch of N and prints nanoseconds per unit (per host
 call, per run, per invocation or per load) on its last line. Host calls are served by the
 caller's own run loop (run, reg, set_reg per host call), or with --call by `Instance.call` and a
-HostHandler (one foreign callback per host call).
+HostHandler (one foreign callback per host call). The scenarios `reg`, `set_reg`, `gas` and
+`set_gas` time N single accessor calls (the enum constant looked up once, as in the floor) on
+nonzero values: a 0 from `reg` or `gas` costs the package a second call, to tell it from a failure.
 """
 
 import sys
@@ -16,7 +18,8 @@ from polkavm_ffi import Backend, Engine, EngineConfig, HostHandler, Instance, Mo
 GAS = 2**61
 # Each UniFFI call costs microseconds: per-unit scenarios run smaller batches than the Rust
 # layers' (the result is still time per unit); `compute` keeps N, its unit being the whole run.
-BATCH_CAP = {"host_calls": 2000, "invocations": 500, "load": 10, "compute": None}
+BATCH_CAP = {"host_calls": 20000, "invocations": 500, "load": 10, "compute": None,
+             "reg": None, "set_reg": None, "gas": None, "set_gas": None}
 
 
 class CopyA0ToA2(HostHandler):
@@ -98,7 +101,28 @@ def main():
         for _ in range(n):
             Module(engine, large_blob, ModuleConfig())
 
-    time_workload(scenario, n, {"host_calls": host_calls, "compute": compute, "invocations": invocations, "load": load})
+    def reg():
+        a0 = Reg.A0
+        vm.set_reg(a0, 1)
+        for _ in range(n):
+            vm.reg(a0)
+
+    def set_reg():
+        a2 = Reg.A2
+        for _ in range(n):
+            vm.set_reg(a2, GAS)
+
+    def gas():
+        vm.set_gas(GAS)
+        for _ in range(n):
+            vm.gas()
+
+    def set_gas():
+        for _ in range(n):
+            vm.set_gas(GAS)
+
+    time_workload(scenario, n, {"host_calls": host_calls, "compute": compute, "invocations": invocations, "load": load,
+                                "reg": reg, "set_reg": set_reg, "gas": gas, "set_gas": set_gas})
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ instance_new = declare("pvm_instance_new", P, P, P)
 instance_free = declare("pvm_instance_free", None, P)
 prepare_call_args = declare("pvm_instance_prepare_call_args", ctypes.c_int32, P, U32, ctypes.POINTER(U64), U32)
 set_gas = declare("pvm_instance_set_gas", None, P, I64)
+get_gas = declare("pvm_instance_get_gas", I64, P)
 run = declare("pvm_instance_run", PvmResult, P)
 get_reg = declare("pvm_instance_get_reg", U64, P, U32)
 set_reg = declare("pvm_instance_set_reg", None, P, U32, U64)
@@ -92,7 +93,26 @@ def main():
         for _ in range(n):
             module_free(module_new(engine, large_blob, len(large_blob)))
 
-    time_workload(scenario, n, {"host_calls": host_calls, "compute": compute, "invocations": invocations, "load": load})
+    def reg():
+        set_reg(vm, A0, 1)
+        for _ in range(n):
+            get_reg(vm, A0)
+
+    def set_reg_():
+        for _ in range(n):
+            set_reg(vm, A2, GAS)
+
+    def gas():
+        set_gas(vm, GAS)
+        for _ in range(n):
+            get_gas(vm)
+
+    def set_gas_():
+        for _ in range(n):
+            set_gas(vm, GAS)
+
+    time_workload(scenario, n, {"host_calls": host_calls, "compute": compute, "invocations": invocations, "load": load,
+                                "reg": reg, "set_reg": set_reg_, "gas": gas, "set_gas": set_gas_})
 
 
 if __name__ == "__main__":

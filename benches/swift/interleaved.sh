@@ -14,17 +14,4 @@ for backend in interpreter compiler; do
       "$($B host_calls $backend $N $P $P | tail -1)" \
       "$($B --call host_calls $backend $N $P $P | tail -1)"
   done
-done | tee /dev/stderr | python3 <(cat <<'SUMMARY'
-import statistics, sys
-rows = {}
-for line in sys.stdin:
-    backend, _, *fields = line.split()
-    rows.setdefault(backend, []).append({k: float(v) for k, v in (f.split("=") for f in fields)})
-for backend, rounds in rows.items():
-    parts = [f"floor {statistics.median(r['floor'] for r in rounds):.1f} ns"]
-    for key in ("loop", "call"):
-        ratio = statistics.median(r[key] / r["floor"] for r in rounds)
-        parts.append(f"{key} {statistics.median(r[key] for r in rounds):.1f} ns ({ratio:.2f})")
-    print(f"{backend}: " + ", ".join(parts))
-SUMMARY
-)
+done | tee /dev/stderr | python3 benches/medians.py

@@ -1,5 +1,5 @@
-//! Fast paths into a UniFFI [`Instance`] for the foreign faces' hot loops (the Python package
-//! calls these through ctypes). A UniFFI call costs microseconds (a handle clone, a call status,
+//! Fast paths into a UniFFI [`Instance`] for the foreign faces' hot loops (Python through ctypes,
+//! Kotlin through JNA direct mapping, Swift directly). A UniFFI call costs microseconds (a handle clone, a call status,
 //! RustBuffers for enums and records); these take the object's handle as the foreign side holds
 //! it, primitives only, and call the very same methods, so behaviour, errors and locking are the
 //! UniFFI API's own. They are not part of the `pvm_*` C ABI and carry no stability promise.
@@ -179,6 +179,41 @@ pub unsafe extern "C" fn pvm_uniffi_instance_run(handle: u64, out: *mut FastRunR
     })
 }
 
+/// `Instance::run` with the result returned: for ctypes, to which an out-pointer costs two
+/// allocations a call. On failure the status is `FAILED`.
+///
+/// # Safety
+/// See `with_instance`.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_run_result(handle: u64) -> FastRunResult {
+    let mut out = FastRunResult::FAILED;
+    with_instance(handle, |instance| {
+        out = instance.run()?.into();
+        Ok(())
+    });
+    out
+}
+
+/// `Instance::set_reg` with the value in two 32-bit halves: ctypes passes an int without a
+/// declared type as a C int, the cheapest conversion it has.
+///
+/// # Safety
+/// See `with_instance`.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_set_reg_halves(handle: u64, reg: u32, low: u32, high: u32) -> i32 {
+    pvm_uniffi_instance_set_reg(handle, reg, u64::from(high) << 32 | u64::from(low))
+}
+
+/// `Instance::set_gas` with the gas in two 32-bit halves (two's complement), as
+/// `pvm_uniffi_instance_set_reg_halves`.
+///
+/// # Safety
+/// See `with_instance`.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_set_gas_halves(handle: u64, low: u32, high: u32) -> i32 {
+    pvm_uniffi_instance_set_gas(handle, (u64::from(high) << 32 | u64::from(low)) as i64)
+}
+
 /// `RunResult` in plain C layout, for `pvm_uniffi_instance_run`.
 #[repr(C)]
 pub struct FastRunResult {
@@ -225,6 +260,20 @@ pub unsafe extern "C" fn pvm_uniffi_instance_call_run(handle: u64, out: *mut Fas
     })
 }
 
+/// `pvm_uniffi_instance_call_run` with the result returned, as `pvm_uniffi_instance_run_result`.
+///
+/// # Safety
+/// See `with_instance`.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_call_run_result(handle: u64) -> FastRunResult {
+    let mut out = FastRunResult::FAILED;
+    with_instance(handle, |instance| {
+        out = instance.call_run()?.into();
+        Ok(())
+    });
+    out
+}
+
 /// Ends the call begun on this thread (nothing if none was).
 ///
 /// # Safety
@@ -247,6 +296,11 @@ pub unsafe extern "C" fn pvm_uniffi_instance_regs(handle: u64, out: *mut u64) ->
         std::ptr::copy_nonoverlapping(instance.regs().as_ptr(), out, crate::REG_COUNT);
         Ok(())
     })
+}
+
+impl FastRunResult {
+    /// The status of a `*_result` call that failed.
+    pub const FAILED: FastRunResult = FastRunResult { status: u32::MAX, host_call: 0, fault_address: 0, gas_remaining: 0 };
 }
 
 impl From<RunResult> for FastRunResult {
@@ -326,5 +380,36 @@ mod tests {
         // A success leaves the last failure as it was.
         assert_eq!(unsafe { pvm_uniffi_instance_read_reg(handle, Reg::A3 as u32, &mut value) }, 0);
         assert_eq!(error_text(), Reg::from_index(13).unwrap_err().to_string());
+    }
+
+    #[test]
+    fn halves_and_returned_results_match_the_methods() {
+        let (instance, handle) = instance();
+        for value in [0, 1, 0xFFFF_FFFF, 0x1_0000_0002, u64::MAX] {
+            assert_eq!(unsafe { pvm_uniffi_instance_set_reg_halves(handle, Reg::T1 as u32, value as u32, (value >> 32) as u32) }, 0);
+            assert_eq!(instance.reg(Reg::T1), value);
+        }
+        for gas in [0, 5, -1, i64::MIN, i64::MAX, -(1 << 40)] {
+            assert_eq!(unsafe { pvm_uniffi_instance_set_gas_halves(handle, gas as u32, (gas >> 32) as u32) }, 0);
+            assert_eq!(instance.gas(), gas);
+        }
+        assert_eq!(unsafe { pvm_uniffi_instance_set_reg_halves(handle, 13, 0, 0) }, -1);
+        assert_eq!(error_text(), Reg::from_index(13).unwrap_err().to_string());
+
+        instance.prepare_call_export("add".to_owned(), vec![40, 2]).unwrap();
+        instance.set_gas(1000);
+        let result = unsafe { pvm_uniffi_instance_run_result(handle) };
+        assert_eq!((result.status, instance.reg(Reg::A0)), (Status::Halt as u32, 42));
+        assert_eq!(result.gas_remaining, instance.gas());
+        // Running a halted instance fails as the method does, with the FAILED status.
+        let expected = instance.run().map(|_| ()).map_err(|error| error.to_string());
+        let again = unsafe { pvm_uniffi_instance_run_result(handle) };
+        match expected {
+            Err(message) => assert_eq!((again.status, error_text()), (FastRunResult::FAILED.status, message)),
+            Ok(()) => assert_ne!(again.status, FastRunResult::FAILED.status),
+        }
+        assert_eq!(unsafe { pvm_uniffi_instance_run_result(0) }.status, FastRunResult::FAILED.status);
+        assert_eq!(unsafe { pvm_uniffi_instance_call_run_result(handle) }.status, FastRunResult::FAILED.status);
+        assert_eq!(error_text(), PvmError::WrongState("no call begun on this thread".to_owned()).to_string());
     }
 }

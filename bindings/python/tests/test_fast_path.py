@@ -111,6 +111,19 @@ def test_arguments_the_fast_path_does_not_take_fail_as_the_uniffi_methods_do(blo
     assert fast.reg(Reg.A0) == (1 << 64) - 1 and fast.gas() == -(1 << 63)
 
 
+def test_64_bit_values_cross_as_the_uniffi_methods_pass_them(blob):
+    # The fast setters pass a value in two 32-bit halves: every edge of either half, both ways.
+    fast, slow = twins(blob, Backend.INTERPRETER)
+    for value in (0, 1, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**63, 2**64 - 2, 2**64 - 1):
+        fast.set_reg(Reg.T2, value)
+        assert uniffi_reg(fast, Reg.T2) == fast.reg(Reg.T2) == value
+        uniffi_set_reg(slow, Reg.T2, value)
+        assert fast.reg(Reg.T2) == uniffi_reg(slow, Reg.T2)
+    for gas in (0, 1, -1, 2**31, -(2**31), 2**32, -(2**32), -(2**32) - 1, 2**63 - 1, -(2**63)):
+        fast.set_gas(gas)
+        assert uniffi_gas(fast) == fast.gas() == gas
+
+
 def test_a_handler_re_entering_run_gets_wrong_state_through_the_fast_path(blob):
     vm = Instance(Module(engine(Backend.INTERPRETER), blob, ModuleConfig()))
     seen = []

@@ -34,18 +34,26 @@ def _declare(name, *argtypes):
 
 
 _u64, _i64, _u32 = ctypes.c_uint64, ctypes.c_int64, ctypes.c_uint32
+# The hot functions are declared without argtypes: ctypes then passes an int as a C int and a
+# ctypes object as itself, its cheapest conversions (a declared argument costs a from_param call).
+# So the handle goes as the c_void_p that _handle() keeps on the object, and a 64-bit value in two
+# 32-bit halves.
 _reg = _lib.pvm_uniffi_instance_reg
-_reg.argtypes, _reg.restype = (_u64, _u32), _u64
-_set_reg = _declare("pvm_uniffi_instance_set_reg", _u64, _u32, _u64)
+_reg.restype = _u64
+_set_reg = _lib.pvm_uniffi_instance_set_reg_halves
+_set_reg.restype = ctypes.c_int32
 _gas = _lib.pvm_uniffi_instance_gas
-_gas.argtypes, _gas.restype = (_u64,), _i64
+_gas.restype = _i64
+_set_gas = _lib.pvm_uniffi_instance_set_gas_halves
+_set_gas.restype = ctypes.c_int32
 _failed = _lib.pvm_uniffi_failed
 _failed.argtypes, _failed.restype = (), ctypes.c_bool
-_set_gas = _declare("pvm_uniffi_instance_set_gas", _u64, _i64)
-_run = _declare("pvm_uniffi_instance_run", _u64, ctypes.POINTER(_RunResult))
+_run = _lib.pvm_uniffi_instance_run_result
+_run.restype = _RunResult  # returned by value: ctypes builds it, cheaper than an out-pointer
+_call_run = _lib.pvm_uniffi_instance_call_run_result
+_call_run.restype = _RunResult
 _call_begin = _declare("pvm_uniffi_instance_call_begin", _u64, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(_u64),
                        ctypes.c_size_t, ctypes.c_bool, _i64)
-_call_run = _declare("pvm_uniffi_instance_call_run", _u64, ctypes.POINTER(_RunResult))
 _call_end = _declare("pvm_uniffi_instance_call_end", _u64)
 _regs = _declare("pvm_uniffi_instance_regs", _u64, ctypes.POINTER(_u64 * 13))
 _lib.pvm_uniffi_error_kind.argtypes = ()
@@ -59,10 +67,17 @@ _ERRORS = (
     PvmError.Memory, PvmError.WrongState, PvmError.Panic, PvmError.HostAborted,
 )
 _STATUS = {status.value: status for status in Status}
+_FAILED = 0xFFFFFFFF  # the status of a failed pvm_uniffi_instance_*run_result
 _HOST, _A0 = Status.HOST.value, Reg.A0.value
 _new_run_result = object.__new__
 _U64_LIMIT = 1 << 64
 _I64_MIN, _I64_LIMIT = -(1 << 63), 1 << 63
+
+
+def _handle(instance):
+    """The object's handle as the c_void_p the undeclared functions take, made once per object."""
+    handle = instance._c_handle = ctypes.c_void_p(instance._handle)
+    return handle
 
 
 def _raise():
@@ -80,7 +95,11 @@ _uniffi_reg, _uniffi_set_reg, _uniffi_set_gas = UNIFFI_METHODS["reg"], UNIFFI_ME
 def reg(self, reg):
     if reg.__class__ is not Reg:
         return _uniffi_reg(self, reg)
-    value = _reg(self._handle, reg._value_)
+    try:
+        handle = self._c_handle
+    except AttributeError:
+        handle = _handle(self)
+    value = _reg(handle, reg._value_)
     if value == 0 and _failed():
         _raise()
     return value
@@ -89,12 +108,20 @@ def reg(self, reg):
 def set_reg(self, reg, value):
     if reg.__class__ is not Reg or value.__class__ is not int or not 0 <= value < _U64_LIMIT:
         return _uniffi_set_reg(self, reg, value)
-    if _set_reg(self._handle, reg._value_, value):
+    try:
+        handle = self._c_handle
+    except AttributeError:
+        handle = _handle(self)
+    if _set_reg(handle, reg._value_, value & 0xFFFFFFFF, value >> 32):
         _raise()
 
 
 def gas(self):
-    value = _gas(self._handle)
+    try:
+        handle = self._c_handle
+    except AttributeError:
+        handle = _handle(self)
+    value = _gas(handle)
     if value == 0 and _failed():
         _raise()
     return value
@@ -103,7 +130,11 @@ def gas(self):
 def set_gas(self, gas):
     if gas.__class__ is not int or not _I64_MIN <= gas < _I64_LIMIT:
         return _uniffi_set_gas(self, gas)
-    if _set_gas(self._handle, gas):
+    try:
+        handle = self._c_handle
+    except AttributeError:
+        handle = _handle(self)
+    if _set_gas(handle, gas & 0xFFFFFFFF, (gas >> 32) & 0xFFFFFFFF):
         _raise()
 
 
@@ -116,8 +147,12 @@ def _run_result(out):
 
 
 def run(self):
-    out = _RunResult()
-    if _run(self._handle, out):
+    try:
+        handle = self._c_handle
+    except AttributeError:
+        handle = _handle(self)
+    out = _run(handle)
+    if out.status == _FAILED:
         _raise()
     return _run_result(out)
 
@@ -133,15 +168,21 @@ def call(self, name, args, handler, gas=None):
     if (name.__class__ is not str or not isinstance(args, (list, tuple)) or not all(map(_is_u64, args))
             or not (gas is None or (gas.__class__ is int and _I64_MIN <= gas < _I64_LIMIT))):
         return UNIFFI_CALL(self, name, args, handler, gas)
-    handle, encoded = self._handle, name.encode()
-    if _call_begin(handle, encoded, len(encoded), (_u64 * len(args))(*args), len(args), gas is not None, gas or 0):
+    encoded = name.encode()
+    if _call_begin(self._handle, encoded, len(encoded), (_u64 * len(args))(*args), len(args), gas is not None, gas or 0):
         _raise()
     try:
-        out, on_host_call = _RunResult(), handler.on_host_call
+        handle = self._c_handle
+    except AttributeError:
+        handle = _handle(self)
+    try:
+        on_host_call = handler.on_host_call
         while True:
-            if _call_run(handle, out):
-                _raise()
-            if out.status != _HOST:
+            out = _call_run(handle)
+            status = out.status
+            if status != _HOST:
+                if status == _FAILED:
+                    _raise()
                 break
             number = out.host_call
             try:
@@ -154,13 +195,13 @@ def call(self, name, args, handler, gas=None):
             if value is not None:
                 if not _is_u64(value):
                     raise PvmError.HostAborted(f"host call {number} aborted: {value!r} is not a u64 for A0")
-                if _set_reg(handle, _A0, value):
+                if _set_reg(handle, _A0, value & 0xFFFFFFFF, value >> 32):
                     _raise()
         regs = (_u64 * 13)()
-        if _regs(handle, regs):
+        if _regs(self._handle, regs):
             _raise()
     finally:
-        _call_end(handle)
+        _call_end(self._handle)
     return RunOutcome(result=_run_result(out), regs=list(regs))
 
 
