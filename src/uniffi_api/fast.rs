@@ -52,7 +52,13 @@ unsafe fn with_instance(handle: u64, body: impl FnOnce(&Instance) -> Result<()>)
         return fail(PvmError::InvalidArgument("not a polkavm-ffi Instance handle".to_owned()));
     }
     let instance = &*(handle as *const Instance);
-    match catch_unwind(AssertUnwindSafe(|| body(instance))) {
+    guarded(|| body(instance))
+}
+
+/// Runs `body`, catching panics: 0, or -1 with the error kept.
+#[inline(always)]
+fn guarded(body: impl FnOnce() -> Result<()>) -> i32 {
+    match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => 0,
         Ok(Err(error)) => fail(error),
         Err(payload) => fail(PvmError::Panic(format!("internal error: polkavm-ffi panicked: {}", crate::error::panic_message(&*payload)))),
@@ -214,6 +220,39 @@ pub unsafe extern "C" fn pvm_uniffi_instance_set_gas_halves(handle: u64, low: u3
     pvm_uniffi_instance_set_gas(handle, (u64::from(high) << 32 | u64::from(low)) as i64)
 }
 
+/// `Instance::prepare_call` (UniFFI passes `args` in a RustBuffer, a serialisation on each side).
+///
+/// # Safety
+/// See `with_instance`; `args` is valid for `args_len` values (or NULL when it is 0).
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_prepare_call(handle: u64, pc: u32, args: *const u64, args_len: usize) -> i32 {
+    with_instance(handle, |instance| {
+        let args = if args_len == 0 { &[][..] } else { std::slice::from_raw_parts(args, args_len) };
+        instance.prepare_call(pc, args.to_vec())
+    })
+}
+
+/// `Instance::new`: a new instance of the module behind `module` (a UniFFI `Module` handle, borrowed),
+/// returned as the handle UniFFI would give its foreign object; 0 on failure.
+///
+/// # Safety
+/// `module` is a live UniFFI `Module` handle that the caller keeps alive for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_new(module: u64) -> u64 {
+    if module == 0 || module & 1 != 0 {
+        fail(PvmError::InvalidArgument("not a polkavm-ffi Module handle".to_owned()));
+        return 0;
+    }
+    // The caller's handle, borrowed for the call (UniFFI would pass a clone for it to consume).
+    let module: Arc<Module> = uniffi::Handle::from_raw_unchecked(module).into_arc_borrowed();
+    let mut instance = 0;
+    guarded(|| {
+        instance = uniffi::Handle::from_arc(Instance::new(module)?).as_raw();
+        Ok(())
+    });
+    instance
+}
+
 /// `RunResult` in plain C layout, for `pvm_uniffi_instance_run`.
 #[repr(C)]
 pub struct FastRunResult {
@@ -320,26 +359,7 @@ mod tests {
 
     /// An interpreter instance of tests/programs/test_program.pvmasm, as the handle a foreign face holds.
     fn instance() -> (Arc<Instance>, u64) {
-        let config = EngineConfig {
-            backend: Some(Backend::Interpreter),
-            sandbox: None,
-            worker_count: 2,
-            allow_dynamic_paging: false,
-            core_pinning: None,
-            default_cost_model: None,
-        };
-        let blob = assemble(include_str!("../../tests/programs/test_program.pvmasm").to_owned()).unwrap();
-        let module_config = ModuleConfig {
-            gas_metering: None,
-            step_tracing: false,
-            dynamic_paging: false,
-            page_size: 4096,
-            aux_data_size: 0,
-            strict: false,
-            cost_model: None,
-        };
-        let module = Module::new(Engine::new(config).unwrap(), blob, module_config).unwrap();
-        let instance = Instance::new(module).unwrap();
+        let instance = test_instance();
         let handle = Arc::as_ptr(&instance) as u64;
         (instance, handle)
     }
@@ -411,5 +431,29 @@ mod tests {
         assert_eq!(unsafe { pvm_uniffi_instance_run_result(0) }.status, FastRunResult::FAILED.status);
         assert_eq!(unsafe { pvm_uniffi_instance_call_run_result(handle) }.status, FastRunResult::FAILED.status);
         assert_eq!(error_text(), PvmError::WrongState("no call begun on this thread".to_owned()).to_string());
+    }
+
+    #[test]
+    fn new_instances_and_prepared_calls_are_the_methods_own() {
+        let module = test_module();
+        let handle = unsafe { pvm_uniffi_instance_new(Arc::as_ptr(&module) as u64) };
+        assert_ne!(handle, 0);
+        assert_eq!(Arc::strong_count(&module), 1, "the module handle is borrowed, not consumed");
+        // The handle is UniFFI's: it frees the instance as it frees one it made itself.
+        let instance: Arc<Instance> = unsafe { uniffi::Handle::from_raw_unchecked(handle).into_arc() };
+        let add = module.export_pc("add".to_owned()).unwrap();
+        let args = [40u64, 2];
+        assert_eq!(unsafe { pvm_uniffi_instance_prepare_call(handle, add, args.as_ptr(), args.len()) }, 0);
+        instance.set_gas(1000);
+        assert_eq!((instance.run().unwrap().status, instance.reg(Reg::A0)), (Status::Halt, 42));
+        assert_eq!(unsafe { pvm_uniffi_instance_prepare_call(handle, add, std::ptr::null(), 0) }, 0);
+        assert_eq!((instance.reg(Reg::A0), instance.reg(Reg::A1)), (0, 0));
+
+        let too_many = [1u64; 20];
+        let expected = instance.prepare_call(add, too_many.to_vec()).unwrap_err().to_string();
+        assert_eq!(unsafe { pvm_uniffi_instance_prepare_call(handle, add, too_many.as_ptr(), too_many.len()) }, -1);
+        assert_eq!(error_text(), expected);
+        assert_eq!(unsafe { pvm_uniffi_instance_new(0) }, 0);
+        assert_eq!((pvm_uniffi_error_kind(), error_text()), (ErrorKind::InvalidArgument as u32, "not a polkavm-ffi Module handle".to_owned()));
     }
 }

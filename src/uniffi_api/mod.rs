@@ -18,6 +18,7 @@ mod engine;
 mod fast;
 mod instance;
 mod jam;
+mod membarrier;
 mod module;
 
 pub use engine::*;
@@ -119,4 +120,34 @@ pub fn assemble(source: String) -> Result<Vec<u8>> {
             .map_err(|error| crate::Error::new(ErrorKind::InvalidProgram, format!("assembly failed: {error}")))
     })
     .map_err(PvmError::from)
+}
+
+/// An interpreter instance of tests/programs/test_program.pvmasm, for the unit tests.
+#[cfg(test)]
+fn test_instance() -> Arc<Instance> {
+    Instance::new(test_module()).unwrap()
+}
+
+/// tests/programs/test_program.pvmasm on the interpreter, for the unit tests.
+#[cfg(test)]
+fn test_module() -> Arc<Module> {
+    let config = EngineConfig {
+        backend: Some(Backend::Interpreter),
+        sandbox: None,
+        worker_count: 2,
+        allow_dynamic_paging: false,
+        core_pinning: None,
+        default_cost_model: None,
+    };
+    let blob = assemble(include_str!("../../tests/programs/test_program.pvmasm").to_owned()).unwrap();
+    let module_config = ModuleConfig {
+        gas_metering: None,
+        step_tracing: false,
+        dynamic_paging: false,
+        page_size: 4096,
+        aux_data_size: 0,
+        strict: false,
+        cost_model: None,
+    };
+    Module::new(Engine::new(config).unwrap(), blob, module_config).unwrap()
 }

@@ -16,7 +16,7 @@ extension Instance {
      */
     public func reg(reg: Reg) -> UInt64 {
         var value: UInt64 = 0
-        if pvm_uniffi_instance_read_reg(handle, reg.rawValue, &value) != 0 { lastFastError().crash() }
+        if pvm_uniffi_instance_read_reg(handle, reg.rawValue, &value) != 0 { crashOnFastError() }
         return value
     }
 
@@ -24,7 +24,7 @@ extension Instance {
      * Sets register `reg` to `value`.
      */
     public func setReg(reg: Reg, value: UInt64) {
-        if pvm_uniffi_instance_set_reg(handle, reg.rawValue, value) != 0 { lastFastError().crash() }
+        if pvm_uniffi_instance_set_reg(handle, reg.rawValue, value) != 0 { crashOnFastError() }
     }
 
     /**
@@ -32,7 +32,7 @@ extension Instance {
      */
     public func gas() -> Int64 {
         var gas: Int64 = 0
-        if pvm_uniffi_instance_read_gas(handle, &gas) != 0 { lastFastError().crash() }
+        if pvm_uniffi_instance_read_gas(handle, &gas) != 0 { crashOnFastError() }
         return gas
     }
 
@@ -40,7 +40,7 @@ extension Instance {
      * Sets the gas left.
      */
     public func setGas(gas: Int64) {
-        if pvm_uniffi_instance_set_gas(handle, gas) != 0 { lastFastError().crash() }
+        if pvm_uniffi_instance_set_gas(handle, gas) != 0 { crashOnFastError() }
     }
 
     /**
@@ -101,14 +101,16 @@ extension RunResult {
     }
 }
 
-extension PvmError {
-    /// Stops the program, as the generated code does when a call it expects to succeed fails.
-    fileprivate func crash() -> Never {
-        fatalError("polkavm-ffi: \(self)")
-    }
+/// Stops the program with this thread's last fast-path failure, as the generated code does when a
+/// call it expects to succeed fails. Out of line, as is `lastFastError`, so that the hot methods
+/// stay small.
+@inline(never)
+private func crashOnFastError() -> Never {
+    fatalError("polkavm-ffi: \(lastFastError())")
 }
 
 /// This thread's last fast-path failure as the PvmError that UniFFI would raise for it.
+@inline(never)
 private func lastFastError() -> PvmError {
     var length = 0
     let text = pvm_uniffi_error_text(&length)
