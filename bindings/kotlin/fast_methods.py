@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Points the generated Kotlin `Instance`'s hot methods (reg, setReg, gas, setGas, run, call) at the
-fast path (src/main/kotlin/io/polkavm/ffi/FastPath.kt), run by Maven right after uniffi-bindgen:
+"""Points the generated Kotlin `Instance`'s hot methods (reg, setReg, gas, setGas, run, prepareCall,
+call) at the fast path (src/main/kotlin/io/polkavm/ffi/FastPath.kt), run by Maven right after
+uniffi-bindgen:
 
     fast_methods.py GENERATED_KOTLIN_FILE
 
@@ -15,7 +16,7 @@ calls FastPath with the handle the object holds, kept alive as the generated met
 import re
 import sys
 
-HOT_METHODS = ("call", "gas", "reg", "run", "setGas", "setReg")
+HOT_METHODS = ("call", "gas", "prepareCall", "reg", "run", "setGas", "setReg")
 
 FAST_OVERRIDES = """
     // polkavm-ffi (bindings/kotlin/fast_methods.py): the hot methods go through FastPath.
@@ -25,6 +26,9 @@ FAST_OVERRIDES = """
     override fun `setGas`(`gas`: kotlin.Long) = callWithBorrowedHandle { FastPath.setGas(it, `gas`) }
     @Throws(PvmException::class)
     override fun `run`(): RunResult = callWithBorrowedHandle { FastPath.run(it) }
+    @Throws(PvmException::class)
+    override fun `prepareCall`(`pc`: kotlin.UInt, `args`: List<kotlin.ULong>) =
+        callWithBorrowedHandle { FastPath.prepareCall(it, `pc`, `args`) }
     @Throws(PvmException::class)
     override fun `call`(`name`: kotlin.String, `args`: List<kotlin.ULong>, `handler`: HostHandler, `gas`: kotlin.Long?): RunOutcome =
         callWithBorrowedHandle { FastPath.call(this, it, `name`, `args`, `handler`, `gas`) }

@@ -124,6 +124,32 @@ def test_64_bit_values_cross_as_the_uniffi_methods_pass_them(blob):
         assert uniffi_gas(fast) == fast.gas() == gas
 
 
+def test_prepared_calls_and_new_instances_are_the_uniffi_methods_own(blob):
+    module = Module(engine(Backend.INTERPRETER), blob, ModuleConfig())
+    fast = Instance(module)
+    slow = Instance.__new__(Instance)
+    UNIFFI_METHODS["__init__"](slow, module)
+    pc = module.export_pc("add")
+    for args in ([], [40, 2], (7,), [2**64 - 1] * 9):
+        fast.prepare_call(pc, args)
+        UNIFFI_METHODS["prepare_call"](slow, pc, list(args))
+        assert [fast.reg(reg) for reg in Reg] == [uniffi_reg(slow, reg) for reg in Reg], args
+    fast.prepare_call(pc)
+    assert fast.reg(Reg.A0) == 0 and fast.next_pc() == pc
+    # What the fast path does not take goes to the UniFFI method, which fails as it always did.
+    for bad_pc, bad_args in ((-1, []), (2**32, []), (pc, [2**64]), (pc, [1] * 20), (pc, None)):
+        with pytest.raises(Exception) as from_fast:
+            fast.prepare_call(bad_pc, bad_args)
+        with pytest.raises(Exception) as from_uniffi:
+            UNIFFI_METHODS["prepare_call"](slow, bad_pc, bad_args)
+        assert type(from_fast.value) is type(from_uniffi.value) and str(from_fast.value) == str(from_uniffi.value)
+    with pytest.raises(Exception) as from_fast:
+        Instance("not a module")
+    with pytest.raises(Exception) as from_uniffi:
+        UNIFFI_METHODS["__init__"](Instance.__new__(Instance), "not a module")
+    assert type(from_fast.value) is type(from_uniffi.value) and str(from_fast.value) == str(from_uniffi.value)
+
+
 def test_a_handler_re_entering_run_gets_wrong_state_through_the_fast_path(blob):
     vm = Instance(Module(engine(Backend.INTERPRETER), blob, ModuleConfig()))
     seen = []

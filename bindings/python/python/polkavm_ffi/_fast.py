@@ -1,5 +1,5 @@
-"""The hot methods of ``Instance`` (``reg``, ``set_reg``, ``gas``, ``set_gas``, ``run``, and the
-loop of ``call``) through ctypes into the library's ``pvm_uniffi_instance_*`` functions
+"""The hot methods of ``Instance`` (its constructor, ``reg``, ``set_reg``, ``gas``, ``set_gas``,
+``run``, ``prepare_call``, and the loop of ``call``) through ctypes into the library's ``pvm_uniffi_instance_*`` functions
 (src/uniffi_api/fast.rs).
 
 A UniFFI call costs several microseconds (a handle clone, a call status, RustBuffers for the
@@ -12,7 +12,7 @@ method, which raises what it always raised.
 import ctypes
 
 from ._native import polkavm_ffi as _native
-from ._native.polkavm_ffi import HostError, Instance, PvmError, Reg, RunOutcome, RunResult, Status
+from ._native.polkavm_ffi import HostError, Instance, Module, PvmError, Reg, RunOutcome, RunResult, Status
 
 _lib = _native._UniffiLib
 
@@ -52,6 +52,10 @@ _run = _lib.pvm_uniffi_instance_run_result
 _run.restype = _RunResult  # returned by value: ctypes builds it, cheaper than an out-pointer
 _call_run = _lib.pvm_uniffi_instance_call_run_result
 _call_run.restype = _RunResult
+_prepare_call = _lib.pvm_uniffi_instance_prepare_call
+_prepare_call.restype = ctypes.c_int32
+_new_instance = _lib.pvm_uniffi_instance_new
+_new_instance.argtypes, _new_instance.restype = (_u64,), _u64
 _call_begin = _declare("pvm_uniffi_instance_call_begin", _u64, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(_u64),
                        ctypes.c_size_t, ctypes.c_bool, _i64)
 _call_end = _declare("pvm_uniffi_instance_call_end", _u64)
@@ -87,9 +91,21 @@ def _raise():
 
 
 # The UniFFI methods these replace (the fallbacks, and what the tests compare against).
-UNIFFI_METHODS = {name: getattr(Instance, name) for name in ("reg", "set_reg", "gas", "set_gas", "run")}
+UNIFFI_METHODS = {name: getattr(Instance, name) for name in ("__init__", "reg", "set_reg", "gas", "set_gas", "run", "prepare_call")}
 UNIFFI_CALL = Instance.call  # the generated one: _call.py wraps `call` below, not this
 _uniffi_reg, _uniffi_set_reg, _uniffi_set_gas = UNIFFI_METHODS["reg"], UNIFFI_METHODS["set_reg"], UNIFFI_METHODS["set_gas"]
+_uniffi_init, _uniffi_prepare_call = UNIFFI_METHODS["__init__"], UNIFFI_METHODS["prepare_call"]
+_DEFAULT = _native._DEFAULT  # the generated methods' "argument left out"
+_U32_LIMIT = 1 << 32
+
+
+def __init__(self, module):
+    if module.__class__ is not Module:
+        return _uniffi_init(self, module)
+    handle = _new_instance(module._handle)
+    if handle == 0:
+        _raise()
+    self._handle = handle
 
 
 def reg(self, reg):
@@ -157,6 +173,19 @@ def run(self):
     return _run_result(out)
 
 
+def prepare_call(self, pc, args=_DEFAULT):
+    if args is _DEFAULT:
+        args = []
+    if pc.__class__ is not int or not 0 <= pc < _U32_LIMIT or not isinstance(args, (list, tuple)) or not all(map(_is_u64, args)):
+        return _uniffi_prepare_call(self, pc, args)
+    try:
+        handle = self._c_handle
+    except AttributeError:
+        handle = _handle(self)
+    if _prepare_call(handle, pc, (_u64 * len(args))(*args), len(args)):
+        _raise()
+
+
 def _is_u64(value):
     return value.__class__ is int and 0 <= value < _U64_LIMIT
 
@@ -205,7 +234,8 @@ def call(self, name, args, handler, gas=None):
     return RunOutcome(result=_run_result(out), regs=list(regs))
 
 
-for _name, _fast in (("reg", reg), ("set_reg", set_reg), ("gas", gas), ("set_gas", set_gas), ("run", run)):
+for _name, _fast in (("__init__", __init__), ("reg", reg), ("set_reg", set_reg), ("gas", gas), ("set_gas", set_gas), ("run", run),
+                     ("prepare_call", prepare_call)):
     _fast.__doc__ = getattr(Instance, _name).__doc__
     _fast.__name__ = _fast.__qualname__ = _name
     setattr(Instance, _name, _fast)

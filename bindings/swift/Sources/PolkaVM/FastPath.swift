@@ -1,4 +1,4 @@
-// Instance's hot methods (reg, setReg, gas, setGas, run, and the loop of call), calling the
+// Instance's hot methods (reg, setReg, gas, setGas, run, prepareCall, and the loop of call), calling the
 // library's pvm_uniffi_instance_* functions (src/uniffi_api/fast.rs, declared in
 // Sources/PolkaVMFast) straight from Swift. A UniFFI call encodes the Reg enum and decodes the
 // RunResult record through RustBuffers; these pass primitives and call the same Rust methods, so
@@ -41,6 +41,17 @@ extension Instance {
      */
     public func setGas(gas: Int64) {
         if pvm_uniffi_instance_set_gas(handle, gas) != 0 { crashOnFastError() }
+    }
+
+    /**
+     * Sets up a call: registers zeroed, RA the return-to-host address, SP the stack top,
+     * A0.. (then T0..T2) the arguments, next pc = `pc`.
+     */
+    public func prepareCall(pc: UInt32, args: [UInt64] = []) throws {
+        let prepared = args.withUnsafeBufferPointer { args in
+            pvm_uniffi_instance_prepare_call(handle, pc, args.baseAddress, args.count)
+        }
+        if prepared != 0 { throw lastFastError() }
     }
 
     /**

@@ -1041,7 +1041,7 @@ public protocol InstanceProtocol: AnyObject, Sendable {
      * Sets up a call: registers zeroed, RA the return-to-host address, SP the stack top,
      * A0.. (then T0..T2) the arguments, next pc = `pc`.
      */
-    func prepareCall(pc: UInt32, args: [UInt64]) throws 
+    func uniffiPrepareCall(pc: UInt32, args: [UInt64]) throws 
     
     func prepareCallExport(name: String, args: [UInt64]) throws 
     
@@ -1333,7 +1333,7 @@ open func pc() -> UInt32?  {
      * Sets up a call: registers zeroed, RA the return-to-host address, SP the stack top,
      * A0.. (then T0..T2) the arguments, next pc = `pc`.
      */
-open func prepareCall(pc: UInt32, args: [UInt64] = [])throws   {try rustCallWithError(FfiConverterTypePvmError_lift) {
+open func uniffiPrepareCall(pc: UInt32, args: [UInt64] = [])throws   {try rustCallWithError(FfiConverterTypePvmError_lift) {
         uniffiCallStatus in
     uniffi_polkavm_ffi_fn_method_instance_prepare_call(
             self.uniffiCloneHandle(),

@@ -22,6 +22,7 @@ int32_t pvm_uniffi_instance_set_reg(uint64_t handle, uint32_t reg, uint64_t valu
 int32_t pvm_uniffi_instance_read_gas(uint64_t handle, int64_t *_Nonnull out);
 int32_t pvm_uniffi_instance_set_gas(uint64_t handle, int64_t gas);
 int32_t pvm_uniffi_instance_run(uint64_t handle, PvmUniffiRunResult *_Nonnull out);
+int32_t pvm_uniffi_instance_prepare_call(uint64_t handle, uint32_t pc, const uint64_t *_Nullable args, size_t args_len);
 int32_t pvm_uniffi_instance_call_begin(uint64_t handle, const uint8_t *_Nullable name, size_t name_len,
                                        const uint64_t *_Nullable args, size_t args_len, bool has_gas, int64_t gas);
 int32_t pvm_uniffi_instance_call_run(uint64_t handle, PvmUniffiRunResult *_Nonnull out);

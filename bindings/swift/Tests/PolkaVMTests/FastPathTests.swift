@@ -80,6 +80,23 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    func testPrepareCallSetsUpAsTheUniFFIMethod() throws {
+        let (fast, slow) = try twins(.interpreter)
+        let module = try Module(engine: engines[.interpreter]!, blob: testProgram, config: ModuleConfig())
+        let pc = try module.exportPc(name: "add")
+        for args: [UInt64] in [[], [40, 2], [UInt64.max], Array(repeating: UInt64.max - 1, count: 9)] {
+            try fast.prepareCall(pc: pc, args: args)
+            try slow.uniffiPrepareCall(pc: pc, args: args)
+            XCTAssertEqual(Reg.allCases.map { fast.reg(reg: $0) }, Reg.allCases.map { slow.uniffiReg(reg: $0) }, "\(args)")
+        }
+        try fast.prepareCall(pc: pc)
+        XCTAssertEqual(fast.reg(reg: .a0), 0)
+        XCTAssertEqual(fast.nextPc(), pc)
+        let tooMany = [UInt64](repeating: 1, count: 20)
+        XCTAssertEqual(outcome { try fast.prepareCall(pc: pc, args: tooMany) }, outcome { try slow.uniffiPrepareCall(pc: pc, args: tooMany) })
+        XCTAssertTrue(outcome { try fast.prepareCall(pc: pc, args: tooMany) }.hasPrefix("PvmError"))
+    }
+
     func testEveryStopReadsTheSame() throws {
         for backend in backends {
             let (fast, slow) = try twins(backend)

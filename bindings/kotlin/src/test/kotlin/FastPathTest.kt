@@ -20,7 +20,7 @@ class FastPathTest {
         // One engine per backend: polkavm pins a thread to a core for the first JIT engine that
         // runs on it, and host calls on a thread that runs several JIT engines get very slow.
         private val engines = Backend.entries.associateWith { Engine(EngineConfig(backend = it)) }
-        private val HOT_METHODS = listOf("call", "gas", "reg", "run", "setGas", "setReg")
+        private val HOT_METHODS = listOf("call", "gas", "prepareCall", "reg", "run", "setGas", "setReg")
     }
 
     private fun instance(backend: Backend) = Instance(Module(engines.getValue(backend), PolkaVMTest.blob))
@@ -60,6 +60,23 @@ class FastPathTest {
         vm.call("host_loop", listOf(1UL), handler, GAS)
         assertTrue("io.polkavm.ffi.FastPath" in callers, callers.toString())
         assertFalse(callers.any { it.contains("uniffiCallbackInterfaceHostHandler") }, callers.toString())
+    }
+
+    @Test
+    fun `prepareCall sets up as the UniFFI method`() {
+        val (fast, slow) = twins(Backend.INTERPRETER)
+        val pc = Module(engines.getValue(Backend.INTERPRETER), PolkaVMTest.blob).exportPc("add")
+        for (args in listOf(listOf(), listOf(40UL, 2UL), listOf(ULong.MAX_VALUE), List(9) { ULong.MAX_VALUE - 1UL })) {
+            fast.prepareCall(pc, args)
+            slow.uniffiPrepareCall(pc, args)
+            assertEquals(Reg.entries.map { slow.uniffiReg(it) }, Reg.entries.map { fast.reg(it) }, args.toString())
+        }
+        fast.prepareCall(pc)
+        assertEquals(0UL, fast.reg(Reg.A0))
+        assertEquals(pc, fast.nextPc())
+        val tooMany = List(20) { 1UL }
+        assertSameError(thrown { fast.prepareCall(pc, tooMany) }, thrown { slow.uniffiPrepareCall(pc, tooMany) })
+        assertTrue(thrown { fast.prepareCall(pc, tooMany) } is PvmException)
     }
 
     @ParameterizedTest

@@ -1,4 +1,4 @@
-// The hot methods of Instance (reg, setReg, gas, setGas, run, and the loop of call) through JNA
+// The hot methods of Instance (reg, setReg, gas, setGas, run, prepareCall, and the loop of call) through JNA
 // direct mapping of the library's pvm_uniffi_instance_* functions (src/uniffi_api/fast.rs). A
 // UniFFI call costs microseconds from Kotlin (a handle clone, a call status Structure, RustBuffers
 // for the Reg enum and the RunResult record); these take the handle the object holds and
@@ -23,6 +23,7 @@ internal object FastPath {
     @JvmStatic private external fun pvm_uniffi_instance_gas(handle: Long): Long
     @JvmStatic private external fun pvm_uniffi_instance_set_gas(handle: Long, gas: Long): Int
     @JvmStatic private external fun pvm_uniffi_instance_run(handle: Long, out: ByteBuffer): Int
+    @JvmStatic private external fun pvm_uniffi_instance_prepare_call(handle: Long, pc: Int, args: LongArray, argsLength: Long): Int
     @JvmStatic private external fun pvm_uniffi_instance_call_begin(
         handle: Long, name: ByteArray, nameLength: Long, args: LongArray, argsLength: Long, hasGas: Boolean, gas: Long,
     ): Int
@@ -85,6 +86,11 @@ internal object FastPath {
 
     fun setGas(handle: Long, gas: Long) {
         if (pvm_uniffi_instance_set_gas(handle, gas) != 0) throw error()
+    }
+
+    fun prepareCall(handle: Long, pc: UInt, args: List<ULong>) {
+        val values = LongArray(args.size) { args[it].toLong() }
+        if (pvm_uniffi_instance_prepare_call(handle, pc.toInt(), values, values.size.toLong()) != 0) throw error()
     }
 
     fun run(handle: Long): RunResult {
