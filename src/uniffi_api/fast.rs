@@ -253,6 +253,21 @@ pub unsafe extern "C" fn pvm_uniffi_instance_new(module: u64) -> u64 {
     instance
 }
 
+/// Frees an instance handle, as UniFFI's own free function does (without its call status).
+///
+/// # Safety
+/// `handle` is a live UniFFI `Instance` handle that nothing uses afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn pvm_uniffi_instance_free(handle: u64) {
+    if handle != 0 && handle & 1 == 0 {
+        let instance: Arc<Instance> = uniffi::Handle::from_raw_unchecked(handle).into_arc();
+        guarded(|| {
+            drop(instance);
+            Ok(())
+        });
+    }
+}
+
 /// `RunResult` in plain C layout, for `pvm_uniffi_instance_run`.
 #[repr(C)]
 pub struct FastRunResult {
@@ -453,6 +468,11 @@ mod tests {
         let expected = instance.prepare_call(add, too_many.to_vec()).unwrap_err().to_string();
         assert_eq!(unsafe { pvm_uniffi_instance_prepare_call(handle, add, too_many.as_ptr(), too_many.len()) }, -1);
         assert_eq!(error_text(), expected);
+        let second = unsafe { pvm_uniffi_instance_new(Arc::as_ptr(&module) as u64) };
+        let observer: Arc<Instance> = unsafe { uniffi::Handle::from_raw_unchecked(second).into_arc_borrowed() };
+        assert_eq!(Arc::strong_count(&observer), 2);
+        unsafe { pvm_uniffi_instance_free(second) };
+        assert_eq!(Arc::strong_count(&observer), 1, "the free dropped the handle's reference");
         assert_eq!(unsafe { pvm_uniffi_instance_new(0) }, 0);
         assert_eq!((pvm_uniffi_error_kind(), error_text()), (ErrorKind::InvalidArgument as u32, "not a polkavm-ffi Module handle".to_owned()));
     }

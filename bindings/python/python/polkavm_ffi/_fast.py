@@ -1,4 +1,4 @@
-"""The hot methods of ``Instance`` (its constructor, ``reg``, ``set_reg``, ``gas``, ``set_gas``,
+"""The hot methods of ``Instance`` (its constructor and finaliser, ``reg``, ``set_reg``, ``gas``, ``set_gas``,
 ``run``, ``prepare_call``, and the loop of ``call``) through ctypes into the library's ``pvm_uniffi_instance_*`` functions
 (src/uniffi_api/fast.rs).
 
@@ -56,6 +56,8 @@ _prepare_call = _lib.pvm_uniffi_instance_prepare_call
 _prepare_call.restype = ctypes.c_int32
 _new_instance = _lib.pvm_uniffi_instance_new
 _new_instance.argtypes, _new_instance.restype = (_u64,), _u64
+_free_instance = _lib.pvm_uniffi_instance_free
+_free_instance.argtypes, _free_instance.restype = (_u64,), None
 _call_begin = _declare("pvm_uniffi_instance_call_begin", _u64, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(_u64),
                        ctypes.c_size_t, ctypes.c_bool, _i64)
 _call_end = _declare("pvm_uniffi_instance_call_end", _u64)
@@ -91,7 +93,7 @@ def _raise():
 
 
 # The UniFFI methods these replace (the fallbacks, and what the tests compare against).
-UNIFFI_METHODS = {name: getattr(Instance, name) for name in ("__init__", "reg", "set_reg", "gas", "set_gas", "run", "prepare_call")}
+UNIFFI_METHODS = {name: getattr(Instance, name) for name in ("__init__", "__del__", "reg", "set_reg", "gas", "set_gas", "run", "prepare_call")}
 UNIFFI_CALL = Instance.call  # the generated one: _call.py wraps `call` below, not this
 _uniffi_reg, _uniffi_set_reg, _uniffi_set_gas = UNIFFI_METHODS["reg"], UNIFFI_METHODS["set_reg"], UNIFFI_METHODS["set_gas"]
 _uniffi_init, _uniffi_prepare_call = UNIFFI_METHODS["__init__"], UNIFFI_METHODS["prepare_call"]
@@ -106,6 +108,12 @@ def __init__(self, module):
     if handle == 0:
         _raise()
     self._handle = handle
+
+
+def __del__(self):
+    handle = getattr(self, "_handle", None)  # None when __init__ failed
+    if handle is not None:
+        _free_instance(handle)
 
 
 def reg(self, reg):
@@ -234,7 +242,7 @@ def call(self, name, args, handler, gas=None):
     return RunOutcome(result=_run_result(out), regs=list(regs))
 
 
-for _name, _fast in (("__init__", __init__), ("reg", reg), ("set_reg", set_reg), ("gas", gas), ("set_gas", set_gas), ("run", run),
+for _name, _fast in (("__init__", __init__), ("__del__", __del__), ("reg", reg), ("set_reg", set_reg), ("gas", gas), ("set_gas", set_gas), ("run", run),
                      ("prepare_call", prepare_call)):
     _fast.__doc__ = getattr(Instance, _name).__doc__
     _fast.__name__ = _fast.__qualname__ = _name

@@ -23,6 +23,8 @@ internal object FastPath {
     @JvmStatic private external fun pvm_uniffi_instance_gas(handle: Long): Long
     @JvmStatic private external fun pvm_uniffi_instance_set_gas(handle: Long, gas: Long): Int
     @JvmStatic private external fun pvm_uniffi_instance_run(handle: Long, out: ByteBuffer): Int
+    @JvmStatic private external fun pvm_uniffi_instance_new(module: Long): Long
+    @JvmStatic private external fun pvm_uniffi_instance_free(handle: Long)
     @JvmStatic private external fun pvm_uniffi_instance_prepare_call(handle: Long, pc: Int, args: LongArray, argsLength: Long): Int
     @JvmStatic private external fun pvm_uniffi_instance_call_begin(
         handle: Long, name: ByteArray, nameLength: Long, args: LongArray, argsLength: Long, hasGas: Boolean, gas: Long,
@@ -67,6 +69,15 @@ internal object FastPath {
 
     private fun runResult(out: ByteBuffer) =
         RunResult(statuses[out.getInt(0)]!!, out.getLong(16), out.getInt(4).toUInt(), out.getInt(8).toUInt())
+
+    /** A new instance's handle, which the Instance then owns. */
+    fun newInstance(module: Module): Long = module.callWithBorrowedHandle {
+        val handle = pvm_uniffi_instance_new(it)
+        if (handle == 0L) throw error()
+        handle
+    }
+
+    fun freeInstance(handle: Long) = pvm_uniffi_instance_free(handle)
 
     fun reg(handle: Long, reg: Reg): ULong {
         val value = pvm_uniffi_instance_reg(handle, reg.value.toInt())
