@@ -48,11 +48,31 @@ fn fail(error: PvmError) -> i32 {
 /// alive for the duration of the call.
 #[inline(always)]
 unsafe fn with_instance(handle: u64, body: impl FnOnce(&Instance) -> Result<()>) -> i32 {
-    if handle == 0 || handle & 1 != 0 {
+    if !is_rust_handle(handle) {
         return fail(PvmError::InvalidArgument("not a polkavm-ffi Instance handle".to_owned()));
     }
     let instance = &*(handle as *const Instance);
     guarded(|| body(instance))
+}
+
+/// Whether `handle` can be a handle of an object implemented in Rust: UniFFI's are nonzero, and
+/// odd ones are the foreign side's.
+fn is_rust_handle(handle: u64) -> bool {
+    handle != 0 && handle & 1 == 0
+}
+
+/// A run's result through `run`, returned (`FastRunResult::FAILED` on failure).
+///
+/// # Safety
+/// See `with_instance`.
+#[inline(always)]
+unsafe fn returned(handle: u64, run: impl FnOnce(&Instance) -> Result<RunResult>) -> FastRunResult {
+    let mut out = FastRunResult::FAILED;
+    with_instance(handle, |instance| {
+        out = run(instance)?.into();
+        Ok(())
+    });
+    out
 }
 
 /// Runs `body`, catching panics: 0, or -1 with the error kept.
@@ -192,12 +212,7 @@ pub unsafe extern "C" fn pvm_uniffi_instance_run(handle: u64, out: *mut FastRunR
 /// See `with_instance`.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_uniffi_instance_run_result(handle: u64) -> FastRunResult {
-    let mut out = FastRunResult::FAILED;
-    with_instance(handle, |instance| {
-        out = instance.run()?.into();
-        Ok(())
-    });
-    out
+    returned(handle, Instance::run)
 }
 
 /// `Instance::set_reg` with the value in two 32-bit halves: ctypes passes an int without a
@@ -239,7 +254,7 @@ pub unsafe extern "C" fn pvm_uniffi_instance_prepare_call(handle: u64, pc: u32, 
 /// `module` is a live UniFFI `Module` handle that the caller keeps alive for the duration of the call.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_uniffi_instance_new(module: u64) -> u64 {
-    if module == 0 || module & 1 != 0 {
+    if !is_rust_handle(module) {
         fail(PvmError::InvalidArgument("not a polkavm-ffi Module handle".to_owned()));
         return 0;
     }
@@ -259,7 +274,7 @@ pub unsafe extern "C" fn pvm_uniffi_instance_new(module: u64) -> u64 {
 /// `handle` is a live UniFFI `Instance` handle that nothing uses afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_uniffi_instance_free(handle: u64) {
-    if handle != 0 && handle & 1 == 0 {
+    if is_rust_handle(handle) {
         let instance: Arc<Instance> = uniffi::Handle::from_raw_unchecked(handle).into_arc();
         guarded(|| {
             drop(instance);
@@ -320,12 +335,7 @@ pub unsafe extern "C" fn pvm_uniffi_instance_call_run(handle: u64, out: *mut Fas
 /// See `with_instance`.
 #[no_mangle]
 pub unsafe extern "C" fn pvm_uniffi_instance_call_run_result(handle: u64) -> FastRunResult {
-    let mut out = FastRunResult::FAILED;
-    with_instance(handle, |instance| {
-        out = instance.call_run()?.into();
-        Ok(())
-    });
-    out
+    returned(handle, Instance::call_run)
 }
 
 /// Ends the call begun on this thread (nothing if none was).

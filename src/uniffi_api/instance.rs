@@ -146,11 +146,10 @@ impl Instance {
         // Only a panic with the lock held poisons it, and polkavm's panics are caught where they
         // happen (the core's calls, `run_core`), so the instance behind a poisoned lock is whole.
         let mut guard = self.call_thread.lock().unwrap_or_else(PoisonError::into_inner);
-        let bias = self.bias.load(Ordering::Relaxed);
-        if bias != 0 && bias != this_thread() {
+        let (bias, me) = (self.bias.load(Ordering::Relaxed), this_thread());
+        if bias != 0 && bias != me {
             self.revoke_bias();
         }
-        let me = if *guard != 0 { this_thread() } else { 0 };
         while *guard != 0 && *guard != me {
             guard = self.call_ended.wait(guard).unwrap_or_else(PoisonError::into_inner);
         }
@@ -184,7 +183,12 @@ impl Instance {
     /// only the call's own thread (its handler) can get here during a call.
     #[inline(always)]
     fn lock_idle(&self) -> Result<State<'_>> {
-        let state = self.lock();
+        Self::idle(self.lock())
+    }
+
+    /// `state`, unless this thread's call is running (its handler may not run, prepare or reset).
+    #[inline(always)]
+    fn idle(state: State<'_>) -> Result<State<'_>> {
         if state.in_call {
             return Err(PvmError::WrongState(BUSY.to_owned()));
         }
@@ -195,10 +199,7 @@ impl Instance {
     /// `call_end`. The foreign faces' fast paths drive the rest themselves (`call_run`).
     pub(super) fn call_begin(&self, name: &str, args: &[u64], gas: Option<i64>) -> Result<()> {
         // Under the lock, so that no other thread's call can begin between the checks and this one.
-        let mut state = self.lock_mutex();
-        if state.in_call {
-            return Err(PvmError::WrongState(BUSY.to_owned()));
-        }
+        let mut state = Self::idle(self.lock_mutex())?;
         if gas.is_none() && state.core.module().config().gas_metering != crate::GasMetering::Disabled {
             let message = "call needs gas: the module meters gas (GasMetering.DISABLED turns metering off)";
             return Err(PvmError::InvalidArgument(message.to_owned()));

@@ -10,6 +10,7 @@ method, which raises what it always raised.
 """
 
 import ctypes
+import functools
 
 from ._native import polkavm_ffi as _native
 from ._native.polkavm_ffi import HostError, Instance, Module, PvmError, Reg, RunOutcome, RunResult, Status
@@ -36,8 +37,8 @@ def _declare(name, *argtypes):
 _u64, _i64, _u32 = ctypes.c_uint64, ctypes.c_int64, ctypes.c_uint32
 # The hot functions are declared without argtypes: ctypes then passes an int as a C int and a
 # ctypes object as itself, its cheapest conversions (a declared argument costs a from_param call).
-# So the handle goes as the c_void_p that _handle() keeps on the object, and a 64-bit value in two
-# 32-bit halves.
+# So the handle goes as the c_void_p that Instance._c_handle keeps on the object, and a 64-bit
+# value in two 32-bit halves.
 _reg = _lib.pvm_uniffi_instance_reg
 _reg.restype = _u64
 _set_reg = _lib.pvm_uniffi_instance_set_reg_halves
@@ -80,10 +81,14 @@ _U64_LIMIT = 1 << 64
 _I64_MIN, _I64_LIMIT = -(1 << 63), 1 << 63
 
 
-def _handle(instance):
-    """The object's handle as the c_void_p the undeclared functions take, made once per object."""
-    handle = instance._c_handle = ctypes.c_void_p(instance._handle)
-    return handle
+def _c_handle(self):
+    """The object's handle as the c_void_p the undeclared functions take."""
+    return ctypes.c_void_p(self._handle)
+
+
+# Made on first use and kept in the object's __dict__, where later reads find it directly.
+Instance._c_handle = functools.cached_property(_c_handle)
+Instance._c_handle.__set_name__(Instance, "_c_handle")
 
 
 def _raise():
@@ -119,11 +124,7 @@ def __del__(self):
 def reg(self, reg):
     if reg.__class__ is not Reg:
         return _uniffi_reg(self, reg)
-    try:
-        handle = self._c_handle
-    except AttributeError:
-        handle = _handle(self)
-    value = _reg(handle, reg._value_)
+    value = _reg(self._c_handle, reg._value_)
     if value == 0 and _failed():
         _raise()
     return value
@@ -132,20 +133,12 @@ def reg(self, reg):
 def set_reg(self, reg, value):
     if reg.__class__ is not Reg or value.__class__ is not int or not 0 <= value < _U64_LIMIT:
         return _uniffi_set_reg(self, reg, value)
-    try:
-        handle = self._c_handle
-    except AttributeError:
-        handle = _handle(self)
-    if _set_reg(handle, reg._value_, value & 0xFFFFFFFF, value >> 32):
+    if _set_reg(self._c_handle, reg._value_, value & 0xFFFFFFFF, value >> 32):
         _raise()
 
 
 def gas(self):
-    try:
-        handle = self._c_handle
-    except AttributeError:
-        handle = _handle(self)
-    value = _gas(handle)
+    value = _gas(self._c_handle)
     if value == 0 and _failed():
         _raise()
     return value
@@ -154,11 +147,7 @@ def gas(self):
 def set_gas(self, gas):
     if gas.__class__ is not int or not _I64_MIN <= gas < _I64_LIMIT:
         return _uniffi_set_gas(self, gas)
-    try:
-        handle = self._c_handle
-    except AttributeError:
-        handle = _handle(self)
-    if _set_gas(handle, gas & 0xFFFFFFFF, (gas >> 32) & 0xFFFFFFFF):
+    if _set_gas(self._c_handle, gas & 0xFFFFFFFF, (gas >> 32) & 0xFFFFFFFF):
         _raise()
 
 
@@ -171,11 +160,7 @@ def _run_result(out):
 
 
 def run(self):
-    try:
-        handle = self._c_handle
-    except AttributeError:
-        handle = _handle(self)
-    out = _run(handle)
+    out = _run(self._c_handle)
     if out.status == _FAILED:
         _raise()
     return _run_result(out)
@@ -186,11 +171,7 @@ def prepare_call(self, pc, args=_DEFAULT):
         args = []
     if pc.__class__ is not int or not 0 <= pc < _U32_LIMIT or not isinstance(args, (list, tuple)) or not all(map(_is_u64, args)):
         return _uniffi_prepare_call(self, pc, args)
-    try:
-        handle = self._c_handle
-    except AttributeError:
-        handle = _handle(self)
-    if _prepare_call(handle, pc, (_u64 * len(args))(*args), len(args)):
+    if _prepare_call(self._c_handle, pc, (_u64 * len(args))(*args), len(args)):
         _raise()
 
 
@@ -208,10 +189,7 @@ def call(self, name, args, handler, gas=None):
     encoded = name.encode()
     if _call_begin(self._handle, encoded, len(encoded), (_u64 * len(args))(*args), len(args), gas is not None, gas or 0):
         _raise()
-    try:
-        handle = self._c_handle
-    except AttributeError:
-        handle = _handle(self)
+    handle = self._c_handle
     try:
         on_host_call = handler.on_host_call
         while True:
